@@ -1,0 +1,1 @@
+"""Coverage checks, repair, assignment and statistics (see the coverage issue)."""

@@ -1,0 +1,1 @@
+"""Map pages and printable boards."""

@@ -1,0 +1,1 @@
+"""Balanced grid partition (see the partition issue)."""

@@ -1,0 +1,1 @@
+"""Vector tiles (see the maps issue)."""
