@@ -1,0 +1,52 @@
+"""``create_app(settings)``: the FastAPI application over one store.
+
+Each test builds the app it needs; ``gridgis serve`` builds one per worker from
+the environment (uvicorn factory mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from api import errors
+from api.routers import health, maps, plans
+from gis.settings import Settings
+from gis.store import Store, open_store
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or Settings()
+    owns_store = store is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = store if store is not None else open_store(settings.store.resolved_url())
+        try:
+            yield
+        finally:
+            if owns_store:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="gridgis",
+        summary="Grid-based supervision (网格化监管): grids, plans, people, enterprises, incidents",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if store is not None:
+        app.state.store = store
+    errors.register(app)
+    app.include_router(health.router)
+    app.include_router(plans.router)
+    app.include_router(maps.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/maps")
+
+    return app
