@@ -7,11 +7,16 @@ not create. The file still is a plain GeoPackage 1.4: every table is registered 
 ``gpkg_contents`` / ``gpkg_geometry_columns``, geometries are GeoPackage blobs,
 each geometry column has the spec's R-tree index with its triggers (their ``ST_*``
 functions are registered on our connections, see ``gpkg_blob``), and
-``gpkg_ogr_contents`` counts are kept by triggers, so QGIS and GDAL open the live
+``gpkg_ogr_contents`` counts are kept right on every write, so QGIS and GDAL open the live
 file directly. WAL mode lets them read while the service writes.
 
 No CHECK constraint calls a custom SQL function: QGIS must be able to edit the
 file without our functions.
+
+Never open the live store file with GDAL (pyogrio) in the process that holds this
+store: GDAL bundles its own SQLite, the two libraries do not see each other's POSIX
+locks within one process, and GDAL closing the file would delete the WAL under our
+connection. Other processes (QGIS, ogr2ogr) are safe.
 """
 
 from __future__ import annotations
@@ -105,16 +110,6 @@ def _rtree_ddl(t: str) -> list[str]:
         f'BEGIN DELETE FROM "{r}" WHERE id = OLD.id; END',
         "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope) "
         f"VALUES ('{t}', 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
-    ]
-
-
-def _count_triggers(t: str) -> list[str]:
-    """GDAL's feature-count triggers, so ``gpkg_ogr_contents`` stays right."""
-    return [
-        f'CREATE TRIGGER "trigger_insert_feature_count_{t}" AFTER INSERT ON "{t}" BEGIN '
-        f"UPDATE gpkg_ogr_contents SET feature_count = feature_count + 1 WHERE lower(table_name) = lower('{t}'); END",
-        f'CREATE TRIGGER "trigger_delete_feature_count_{t}" AFTER DELETE ON "{t}" BEGIN '
-        f"UPDATE gpkg_ogr_contents SET feature_count = feature_count - 1 WHERE lower(table_name) = lower('{t}'); END",
     ]
 
 
@@ -252,8 +247,6 @@ class GeoPackageStore(Store):
                 (_META, _META, "gridgis store metadata (plan version)"),
             )
             tx.execute("INSERT INTO gpkg_ogr_contents VALUES (?, 0)", (_META,))
-            for stmt in _count_triggers(_META):
-                tx.execute(stmt)
             for spec in TABLES.values():
                 self._create_table(tx, spec)
 
@@ -278,8 +271,6 @@ class GeoPackageStore(Store):
                 (spec.name, spec.name, f"{spec.title} / {spec.title_zh}"),
             )
         tx.execute("INSERT INTO gpkg_ogr_contents VALUES (?, 0)", (spec.name,))
-        for stmt in _count_triggers(spec.name):
-            tx.execute(stmt)
 
     # ------------------------------------------------------------------ primitives
 
@@ -318,11 +309,24 @@ class GeoPackageStore(Store):
         tx.executemany(sql, list(zip(*data, strict=True)))
         if spec.geometry_type:
             self._extend_extent(tx, table, geoms)
+        self._touch(tx, table)
+        return list(range(start + 1, start + 1 + len(frame)))
+
+    @staticmethod
+    def _touch(tx: sqlite3.Connection, table: str) -> None:
+        """Keep ``gpkg_ogr_contents`` and ``last_change`` right after a change.
+
+        A recount, not GDAL's count triggers: GDAL drops those triggers whenever it
+        opens the file for update (a QGIS edit), after which they would be missing.
+        """
+        tx.execute(
+            f"UPDATE gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM {_q(table)}) WHERE table_name = ?",
+            (table,),
+        )
         tx.execute(
             "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?",
             (table,),
         )
-        return list(range(start + 1, start + 1 + len(frame)))
 
     def _extend_extent(self, tx: sqlite3.Connection, table: str, geoms: np.ndarray) -> None:
         import shapely
@@ -361,11 +365,15 @@ class GeoPackageStore(Store):
         sets = ", ".join(f"{_q(k)} = ?" for k in values)
         params = [_to_sql_value(v, spec.column(k).kind) for k, v in values.items()]
         clause, wparams = self._where(where)
-        return tx.execute(f"UPDATE {_q(table)} SET {sets}{clause}", params + wparams).rowcount
+        n = tx.execute(f"UPDATE {_q(table)} SET {sets}{clause}", params + wparams).rowcount
+        self._touch(tx, table)
+        return n
 
     def _delete(self, tx: sqlite3.Connection, table: str, where: dict[str, Any]) -> int:
         clause, params = self._where(where)
-        return tx.execute(f"DELETE FROM {_q(table)}{clause}", params).rowcount
+        n = tx.execute(f"DELETE FROM {_q(table)}{clause}", params).rowcount
+        self._touch(tx, table)
+        return n
 
     def _select(
         self,
@@ -400,3 +408,4 @@ class GeoPackageStore(Store):
             f'INSERT INTO "{_META}" ("key", "value") VALUES (?, ?) ON CONFLICT("key") DO UPDATE SET "value" = excluded."value"',
             (key, value),
         )
+        self._touch(tx, _META)
