@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from gis.store import Store
 
 
 def get_store(request: Request) -> Store:
     return request.app.state.store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]

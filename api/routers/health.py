@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import get_store
-from gis.store import Store
+from api.deps import StoreDep
 
 router = APIRouter(tags=["health"])
 
@@ -18,5 +17,5 @@ class Health(BaseModel):
 
 
 @router.get("/health", response_model=Health, summary="Service and store status")
-def health(store: Store = Depends(get_store)) -> Health:
+def health(store: StoreDep) -> Health:
     return Health(status="ok", backend=store.backend, plan_version=store.plan_version())

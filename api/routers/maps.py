@@ -5,20 +5,19 @@ from __future__ import annotations
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from api.deps import get_store
+from api.deps import StoreDep
 from gis.maps.overview import plan_svg
 from gis.model import PlanStatus
-from gis.store import Store
 
 router = APIRouter(tags=["maps"])
 
 
 @router.get("/maps", response_class=HTMLResponse, summary="Overview map of a layer's published grids (Chinese)")
 def overview(
-    store: Store = Depends(get_store),
+    store: StoreDep,
     layer: str | None = None,
     max_level: Annotated[int, Query(ge=1, le=4)] = 3,
 ) -> HTMLResponse:

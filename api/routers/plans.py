@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.deps import get_store
+from api.deps import StoreDep
 from gis.model import PlanStatus
-from gis.store import Store
 from gis.store.base import Plan as PlanRecord
 
 router = APIRouter(tags=["plans"])
@@ -47,7 +46,7 @@ class Published(BaseModel):
 
 
 @router.get("/layers", response_model=list[Layer], summary="Grid layers (sectors)")
-def layers(store: Store = Depends(get_store)) -> list[Layer]:
+def layers(store: StoreDep) -> list[Layer]:
     published = {p.layer_key: p.id for p in store.plans(status=PlanStatus.PUBLISHED)}
     return [
         Layer(**{k: row[k] for k in ("key", "name_zh", "name_en", "max_level")}, published_plan_id=published.get(row["key"]))
@@ -57,7 +56,7 @@ def layers(store: Store = Depends(get_store)) -> list[Layer]:
 
 @router.get("/plans", response_model=list[Plan], summary="Plans, optionally by layer and status")
 def plans(
-    store: Store = Depends(get_store),
+    store: StoreDep,
     layer: str | None = None,
     status: PlanStatus | None = None,
 ) -> list[Plan]:
@@ -65,13 +64,13 @@ def plans(
 
 
 @router.get("/plans/{plan_id}", response_model=Plan, summary="One plan with its grid count")
-def plan(plan_id: int, store: Store = Depends(get_store)) -> Plan:
+def plan(plan_id: int, store: StoreDep) -> Plan:
     p = store.plan(plan_id)
     return Plan.of(p, grids=len(store.read("grids", {"plan_id": plan_id}).index))
 
 
 @router.post("/plans/{plan_id}/publish", response_model=Published, summary="Publish a draft plan")
-def publish(plan_id: int, store: Store = Depends(get_store)) -> Published:
+def publish(plan_id: int, store: StoreDep) -> Published:
     p = store.publish(plan_id)
     return Published(plan=Plan.of(p), plan_version=store.plan_version())
 
@@ -84,7 +83,7 @@ def publish(plan_id: int, store: Store = Depends(get_store)) -> Published:
 )
 def grids(
     plan_id: int,
-    store: Store = Depends(get_store),
+    store: StoreDep,
     level: Annotated[int | None, Query(ge=1, le=4)] = None,
 ) -> Response:
     store.plan(plan_id)

@@ -421,7 +421,11 @@ class Store(ABC):
     def _set_meta(self, tx: Any, key: str, value: str) -> None: ...
 
     def _after_publish(self, tx: Any, version: int) -> None:
-        """Tell other processes about a new plan version (PostGIS: NOTIFY)."""
+        """Tell other processes about a new plan version (PostGIS: NOTIFY).
+
+        The GeoPackage store needs nothing: readers poll the version in the file.
+        """
+        return None
 
 
 # ---------------------------------------------------------------------- normalising
