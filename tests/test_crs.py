@@ -118,7 +118,7 @@ def test_unknown_crs_is_a_clear_error() -> None:
 
 def test_projected_crs_is_the_gauss_kruger_zone_of_the_area() -> None:
     assert crs.projected_crs(121.3, 30.8).to_epsg() == 4549  # CM 120E (Shanghai)
-    assert crs.projected_crs(113.7, 34.7).to_epsg() == 4545  # CM 114E (Zhengzhou)
+    assert crs.projected_crs(113.7, 34.7).to_epsg() == 4547  # CM 114E (Zhengzhou)
     assert crs.projected_crs(2.35, 48.85).to_epsg() == 32631  # UTM outside China
 
 
