@@ -275,9 +275,17 @@ class Store(ABC):
                 {"status": PlanStatus.ARCHIVED.value, "archived_at": now},
                 {"layer_key": plan.layer_key, "status": PlanStatus.PUBLISHED.value},
             )
-            self._update(
-                tx, "plans", {"status": PlanStatus.PUBLISHED.value, "published_at": now}, {"id": plan_id}
+            changed = self._update(
+                tx,
+                "plans",
+                {"status": PlanStatus.PUBLISHED.value, "published_at": now},
+                {"id": plan_id, "status": PlanStatus.DRAFT.value},
             )
+            if changed != 1:  # another process published it since we looked
+                raise Conflict(
+                    f"Plan {plan_id} was published by someone else meanwhile",
+                    f"方案 {plan_id} 已被他人发布",
+                )
             version = int(self._get_meta(PLAN_VERSION_KEY, tx) or 0) + 1
             self._set_meta(tx, PLAN_VERSION_KEY, str(version))
             self._after_publish(tx, version)
@@ -415,7 +423,9 @@ class Store(ABC):
     def _count(self, table: str) -> int: ...
 
     @abstractmethod
-    def _get_meta(self, key: str, tx: Any = None) -> str | None: ...
+    def _get_meta(self, key: str, tx: Any = None) -> str | None:
+        """A meta value; inside a transaction the value is locked until it ends
+        (PostGIS: row lock; GeoPackage: BEGIN IMMEDIATE already serialises writers)."""
 
     @abstractmethod
     def _set_meta(self, tx: Any, key: str, value: str) -> None: ...

@@ -52,8 +52,10 @@ def _run(connection: Connection) -> None:
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout (``alembic upgrade head --sql``) instead of executing it."""
+    url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=url,
+        dialect_name=None if url else "postgresql",  # SQL for review needs no server
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
     )
