@@ -158,3 +158,30 @@ def shared_data() -> Path:
     if not path.is_dir():
         _unavailable(f"shared data folder {path} is missing")
     return path
+
+
+# ---------------------------------------------------------------------- sample district
+
+
+@pytest.fixture(scope="session")
+def sample_district():
+    """The default sample district (seed 20261125), generated once per session."""
+    from gis.sample import generate_district
+
+    return generate_district()
+
+
+@pytest.fixture(scope="session")
+def sample_gpkg(sample_district, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GeoPackage store holding the sample district, as `gridgis sample` makes it."""
+    from gis.sample import load_district
+    from gis.store.geopackage import GeoPackageStore
+
+    path = tmp_path_factory.mktemp("sample") / "sample.gpkg"
+    store = GeoPackageStore(path)
+    store.init()
+    try:
+        load_district(store, sample_district)
+    finally:
+        store.close()
+    return path

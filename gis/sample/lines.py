@@ -32,7 +32,14 @@ class Lines:
     streets: list[list[str]]
 
 
-def wavy(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, amplitude: float, n: int = 120, waves: int = 3) -> np.ndarray:
+def wavy(
+    rng: np.random.Generator,
+    a: np.ndarray,
+    b: np.ndarray,
+    amplitude: float,
+    n: int = 120,
+    waves: int = 3,
+) -> np.ndarray:
     """Points from a to b displaced sideways by a sum of sines that vanish at both ends."""
     t = np.linspace(0.0, 1.0, n)
     d = b - a
@@ -44,7 +51,9 @@ def wavy(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, amplitude: floa
     return a[None, :] + t[:, None] * d[None, :] + off[:, None] * normal[None, :]
 
 
-def meander(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, amplitude: float, n: int = 600) -> np.ndarray:
+def meander(
+    rng: np.random.Generator, a: np.ndarray, b: np.ndarray, amplitude: float, n: int = 600
+) -> np.ndarray:
     """A river centre line from a to b: a slow swing plus meanders of 0.6-2 km wavelength."""
     t = np.linspace(0.0, 1.0, n)
     d = b - a
@@ -52,11 +61,18 @@ def meander(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, amplitude: f
     normal = np.array([-d[1], d[0]]) / max(length, 1e-9)
     off = rng.normal(0, 0.6) * amplitude * 3 * np.sin(np.pi * t)
     for wl in (2000.0, 1100.0, 600.0):
-        off += rng.uniform(0.4, 1.0) * amplitude * (wl / 2000.0) * np.sin(2 * np.pi * t * length / wl + rng.uniform(0, 6.3))
+        off += (
+            rng.uniform(0.4, 1.0)
+            * amplitude
+            * (wl / 2000.0)
+            * np.sin(2 * np.pi * t * length / wl + rng.uniform(0, 6.3))
+        )
     return a[None, :] + t[:, None] * d[None, :] + off[:, None] * normal[None, :]
 
 
-def _crossing(rng: np.random.Generator, outline: BaseGeometry, through: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _crossing(
+    rng: np.random.Generator, outline: BaseGeometry, through: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """End points of a line through ``through`` at a random angle, beyond the outline."""
     x0, y0, x1, y1 = outline.bounds
     reach = float(np.hypot(x1 - x0, y1 - y0))
@@ -65,7 +81,9 @@ def _crossing(rng: np.random.Generator, outline: BaseGeometry, through: np.ndarr
     return through - v, through + v
 
 
-def build_lines(rng: np.random.Generator, outline: BaseGeometry, seats: Seats, n_rivers: int = 3) -> Lines:
+def build_lines(
+    rng: np.random.Generator, outline: BaseGeometry, seats: Seats, n_rivers: int = 3
+) -> Lines:
     """All roads and rivers, clipped to the outline, in a fixed order (determinism)."""
     geoms: list[BaseGeometry] = []
     kind: list[str] = []
@@ -103,7 +121,13 @@ def build_lines(rng: np.random.Generator, outline: BaseGeometry, seats: Seats, n
     arterial_names = rng.permutation(names.ARTERIALS)
     for e, nm in zip(edges, np.resize(arterial_names, len(edges)), strict=True):
         c = shapely.get_coordinates(e)
-        add(shapely.linestrings(wavy(rng, c[0], c[1], 250.0, n=60)), "road", str(nm), "arterial", True)
+        add(
+            shapely.linestrings(wavy(rng, c[0], c[1], 250.0, n=60)),
+            "road",
+            str(nm),
+            "arterial",
+            True,
+        )
 
     # local streets: a rotated grid in every built-up core
     streets: list[list[str]] = []

@@ -39,9 +39,17 @@ INCIDENT_P = (0.22, 0.15, 0.2, 0.13, 0.12, 0.18)
 INCIDENT_SOURCES = ("12345热线", "巡查", "媒体", "群众来信")
 SOURCE_P = (0.55, 0.25, 0.05, 0.15)
 _DESCRIPTIONS = {
-    "废气": ("群众反映{e}夜间排放刺激性气味废气", "{e}烟囱冒黑烟，周边居民投诉异味", "{e}喷涂车间废气未经处理直排"),
+    "废气": (
+        "群众反映{e}夜间排放刺激性气味废气",
+        "{e}烟囱冒黑烟，周边居民投诉异味",
+        "{e}喷涂车间废气未经处理直排",
+    ),
     "废水": ("{e}雨水排口有污水排出，河道发黑", "群众反映{e}偷排废水", "{e}附近河道出现泡沫和异味"),
-    "噪声": ("{e}夜间施工噪声扰民", "{e}设备运行噪声过大，影响居民休息", "{p}附近夜间装卸货物噪声扰民"),
+    "噪声": (
+        "{e}夜间施工噪声扰民",
+        "{e}设备运行噪声过大，影响居民休息",
+        "{p}附近夜间装卸货物噪声扰民",
+    ),
     "固废": ("{e}厂区外堆放一般工业固废", "{p}附近发现倾倒的建筑垃圾", "{e}危险废物贮存不规范"),
     "食品安全": ("{e}后厨卫生状况差", "群众反映在{e}购买的食品过期", "{p}流动摊贩销售无证熟食"),
     "占道经营": ("{p}早市摊贩占道经营", "{p}店外占道经营、堆放杂物", "{p}夜间烧烤摊占用人行道"),
@@ -91,11 +99,17 @@ def locate(places: Places, xy: np.ndarray) -> np.ndarray:
     return tree.query_nearest(shapely.points(xy), all_matches=False)[1]
 
 
-def enterprise_table(rng: np.random.Generator, places: Places, n: int) -> tuple[pd.DataFrame, np.ndarray]:
+def enterprise_table(
+    rng: np.random.Generator, places: Places, n: int
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Enterprise attributes (store columns) and their points (metres)."""
     core, ring, rural = places.regions
     iz = places.seat_kind == "industrial_zone"
-    iz_core = shapely.intersection(shapely.union_all(places.seat_cores[iz]), core) if iz.any() else shapely.Polygon()
+    iz_core = (
+        shapely.intersection(shapely.union_all(places.seat_cores[iz]), core)
+        if iz.any()
+        else shapely.Polygon()
+    )
     town_core = shapely.difference(core, iz_core)
     counts = np.floor(np.asarray(PLACEMENT) * n).astype(int)
     counts[-1] = n - counts[:-1].sum()
@@ -116,8 +130,12 @@ def enterprise_table(rng: np.random.Generator, places: Places, n: int) -> tuple[
     cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
     ind = (rng.random(n)[:, None] > cum).sum(axis=1)
     ind = np.minimum(ind, len(names.INDUSTRIES) - 1)
-    phrase = np.array([names.INDUSTRIES[k][0] for k in range(len(names.INDUSTRIES))], dtype=object)[ind]
-    industry = np.array([names.INDUSTRIES[k][1] for k in range(len(names.INDUSTRIES))], dtype=object)[ind]
+    phrase = np.array([names.INDUSTRIES[k][0] for k in range(len(names.INDUSTRIES))], dtype=object)[
+        ind
+    ]
+    industry = np.array(
+        [names.INDUSTRIES[k][1] for k in range(len(names.INDUSTRIES))], dtype=object
+    )[ind]
     tier = np.array([names.INDUSTRIES[k][2] for k in range(len(names.INDUSTRIES))])[ind]
     size_idx = _draw(rng, SIZE_P[zone])
     risk_idx = _draw(rng, RISK_P[tier])
@@ -150,7 +168,9 @@ def enterprise_table(rng: np.random.Generator, places: Places, n: int) -> tuple[
             "supervision_level": level,
         }
     )
-    return frame, xy
+    # a register is not sorted by zone: shuffle rows (deterministically)
+    perm = rng.permutation(n)
+    return frame.iloc[perm].reset_index(drop=True), xy[perm]
 
 
 def _draw(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
@@ -160,12 +180,20 @@ def _draw(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
 
 
 def _enterprise_names(
-    rng: np.random.Generator, places: Places, phrase: np.ndarray, town: np.ndarray, size_idx: np.ndarray, zone: np.ndarray
+    rng: np.random.Generator,
+    places: Places,
+    phrase: np.ndarray,
+    town: np.ndarray,
+    size_idx: np.ndarray,
+    zone: np.ndarray,
 ) -> np.ndarray:
     """Names like 江川精细化工有限公司, 上海恒达塑料制品有限公司, 朱泾鑫盛五金厂; all distinct."""
     n = len(phrase)
     stem = names.county_stem(places.county_name)
-    town_stems = np.array([names.town_stem(t) if not t.endswith("工业区") else stem for t in places.town_names], dtype=object)
+    town_stems = np.array(
+        [names.town_stem(t) if not t.endswith("工业区") else stem for t in places.town_names],
+        dtype=object,
+    )
     out = np.empty(n, dtype=object)
     todo = np.arange(n)
     first = True
@@ -192,12 +220,22 @@ def _enterprise_names(
 
 
 def _addresses(
-    rng: np.random.Generator, places: Places, town: np.ndarray, village: np.ndarray, zone: np.ndarray
+    rng: np.random.Generator,
+    places: Places,
+    town: np.ndarray,
+    village: np.ndarray,
+    zone: np.ndarray,
 ) -> np.ndarray:
     """上海市江川区朱泾镇人民路128号 in built-up areas, 上海市江川区朱泾镇待泾村3组28号 elsewhere."""
     n = len(town)
     pick = rng.integers(0, 1 << 30, n)
-    street = np.array([places.streets[t][p % len(places.streets[t])] for t, p in zip(town.tolist(), pick.tolist(), strict=True)], dtype=object)
+    street = np.array(
+        [
+            places.streets[t][p % len(places.streets[t])]
+            for t, p in zip(town.tolist(), pick.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
     num = rng.integers(1, 1000, n).astype(str).astype(object)
     group = rng.integers(1, 16, n).astype(str).astype(object)
     prefix = "上海市" + places.county_name + places.town_names[town]
@@ -232,11 +270,18 @@ def incident_table(
     xy = np.where(inside[:, None], xy, base)
 
     unit = locate(places, xy)
-    place = places.town_names[places.unit_town[unit]] + places.village_names[places.unit_village[unit]]
+    place = (
+        places.town_names[places.unit_town[unit]] + places.village_names[places.unit_village[unit]]
+    )
     templ = rng.integers(0, 3, n)
     ent_name = ent["name"].to_numpy()[which]
     desc = np.array(
-        [_DESCRIPTIONS[c][t].format(e=e, p=p) for c, t, e, p in zip(cat.tolist(), templ.tolist(), ent_name.tolist(), place.tolist(), strict=True)],
+        [
+            _DESCRIPTIONS[c][t].format(e=e, p=p)
+            for c, t, e, p in zip(
+                cat.tolist(), templ.tolist(), ent_name.tolist(), place.tolist(), strict=True
+            )
+        ],
         dtype=object,
     )
     seconds = np.sort(rng.integers(0, 365 * 86400, n))[::-1]

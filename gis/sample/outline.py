@@ -82,7 +82,9 @@ def synthetic_outline(
     x = np.linspace(cx - 3 * radius, cx + 3 * radius, 400)
     tilt = rng.uniform(-0.25, 0.25)
     waves = sum(
-        rng.uniform(0.01, 0.04) * radius * np.sin(2 * np.pi * (x - cx) / (radius * w) + rng.uniform(0, 6.3))
+        rng.uniform(0.01, 0.04)
+        * radius
+        * np.sin(2 * np.pi * (x - cx) / (radius * w) + rng.uniform(0, 6.3))
         for w in (0.35, 0.8, 1.7)
     )
     y = cy - 0.6 * radius + tilt * (x - cx) + waves
@@ -96,7 +98,9 @@ def synthetic_outline(
     return shapely.make_valid(shapely.Polygon(coords))
 
 
-def read_outline(outline: BaseGeometry | str | Path, outline_crs: str | None) -> tuple[BaseGeometry, str]:
+def read_outline(
+    outline: BaseGeometry | str | Path, outline_crs: str | None
+) -> tuple[BaseGeometry, str]:
     """A given outline (geometry or file) and the CRS its coordinates are in.
 
     Files: a bare GeoJSON geometry (as in the admin-cn fences), a GeoJSON feature

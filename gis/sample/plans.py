@@ -43,18 +43,24 @@ def grid_frame(levels: list[GridLevel]) -> gpd.GeoDataFrame:
         {
             "code": np.concatenate([lv.code for lv in levels]),
             "name": np.concatenate([lv.name for lv in levels]),
-            "level": np.concatenate([np.full(len(lv.code), lv.level, dtype=np.int64) for lv in levels]),
+            "level": np.concatenate(
+                [np.full(len(lv.code), lv.level, dtype=np.int64) for lv in levels]
+            ),
             "parent_code": np.concatenate([lv.parent_code for lv in levels]),
             "admin_code": np.concatenate([lv.admin_code for lv in levels]),
         }
     )[cols]
     geom = np.concatenate([lv.geom for lv in levels])
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs=STORE_CRS), crs=STORE_CRS).rename_geometry("geom")
+    return gpd.GeoDataFrame(
+        frame, geometry=gpd.GeoSeries(geom, crs=STORE_CRS), crs=STORE_CRS
+    ).rename_geometry("geom")
 
 
 def _town_office(town: np.ndarray, kind: np.ndarray) -> np.ndarray:
     """The government of a town-level unit: 人民政府 / 街道办事处 / 管委会."""
-    suffix = np.where(kind == "industrial_zone", "管委会", np.where(kind == "subdistrict", "办事处", "人民政府"))
+    suffix = np.where(
+        kind == "industrial_zone", "管委会", np.where(kind == "subdistrict", "办事处", "人民政府")
+    )
     return town + suffix
 
 
@@ -70,12 +76,20 @@ def people_frame(rng: np.random.Generator, layer: str, levels: list[GridLevel]) 
     env = layer == "environment"
     parts: list[pd.DataFrame] = []
 
-    def add(lv: GridLevel, role: str, dept: np.ndarray | str, office: bool, mask: np.ndarray | None = None) -> None:
+    def add(
+        lv: GridLevel,
+        role: str,
+        dept: np.ndarray | str,
+        office: bool,
+        mask: np.ndarray | None = None,
+    ) -> None:
         idx = np.arange(len(lv.code)) if mask is None else np.flatnonzero(mask)
         if idx.size == 0:
             return
         dept_arr = np.broadcast_to(np.asarray(dept, dtype=object), (len(lv.code),))[idx]
-        phone = names.office_numbers(rng, idx.size) if office else names.mobile_numbers(rng, idx.size)
+        phone = (
+            names.office_numbers(rng, idx.size) if office else names.mobile_numbers(rng, idx.size)
+        )
         parts.append(
             pd.DataFrame(
                 {
@@ -97,7 +111,12 @@ def people_frame(rng: np.random.Generator, layer: str, levels: list[GridLevel]) 
         elif lv.level == 2:
             add(lv, "grid_leader", office_town, True)
             add(lv, "responsible_officer", lv.town + ("生态环境办" if env else "城管中心"), True)
-            add(lv, "supervisor", "区生态环境局执法大队" if env else lv.town + "网格化管理中心", False)
+            add(
+                lv,
+                "supervisor",
+                "区生态环境局执法大队" if env else lv.town + "网格化管理中心",
+                False,
+            )
         elif lv.level == 3:
             add(lv, "grid_leader", lv.village, False)
             add(lv, "responsible_officer", lv.town + ("生态环境办" if env else "城管中心"), False)

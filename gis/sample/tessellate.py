@@ -21,7 +21,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis.sample.graph import grow_regions, shared_edges
-from gis.sample.outline import noisy_loop
+from gis.sample.outline import largest_polygon, noisy_loop
 
 #: seed spacing (m) per density class: core, ring, rural
 SPACING = (100.0, 200.0, 500.0)
@@ -75,10 +75,12 @@ def place_seats(
 
     One seat is the subdistrict (the urban core), ``n_industrial`` are industrial
     zones, the rest towns. Each gets a noisy built-up core whose size scales with
-    the district (radius x sqrt(area / 550 km^2)).
+    the district (radius x sqrt(area / 550 km^2)). Seats lie on the largest part
+    of a multi-part outline.
     """
     k = n_towns + 1 + n_industrial
-    pts = sample_in(rng, outline, 6000)
+    # seats on the main part only: an island must not become a town of its own
+    pts = sample_in(rng, largest_polygon(outline), 6000)
     centres = pts[rng.choice(len(pts), k, replace=False)]
     for _ in range(30):
         d2 = ((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
@@ -97,17 +99,24 @@ def place_seats(
     kind[roles[0]] = "subdistrict"
     kind[roles[1 : 1 + n_industrial]] = "industrial_zone"
     scale = float(np.sqrt(outline.area / 550e6))
-    base = np.where(kind == "subdistrict", 1800.0, np.where(kind == "industrial_zone", 1600.0, 800.0))
+    base = np.where(
+        kind == "subdistrict", 1800.0, np.where(kind == "industrial_zone", 1600.0, 800.0)
+    )
     radius = base * scale * rng.uniform(0.85, 1.2, k)
     cores = np.array(
-        [noisy_loop(rng, x, y, r, roughness=0.35, harmonics=8, n_vertices=96) for (x, y), r in zip(xy, radius, strict=True)],
+        [
+            noisy_loop(rng, x, y, r, roughness=0.35, harmonics=8, n_vertices=96)
+            for (x, y), r in zip(xy, radius, strict=True)
+        ],
         dtype=object,
     )
     cores = shapely.intersection(cores, outline)
     return Seats(xy=xy, kind=kind, cores=cores)
 
 
-def density_regions(outline: BaseGeometry, seats: Seats) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
+def density_regions(
+    outline: BaseGeometry, seats: Seats
+) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
     """Core (built-up), ring (500 m around it) and rural parts of the outline."""
     core = shapely.intersection(shapely.union_all(seats.cores), outline)
     near = shapely.intersection(shapely.buffer(core, 500.0, quad_segs=4), outline)
@@ -142,10 +151,14 @@ def arrangement(points: np.ndarray, outline: BaseGeometry, lines: np.ndarray) ->
     """
     x0, y0, x1, y1 = outline.bounds
     envelope = shapely.box(x0 - 5000, y0 - 5000, x1 + 5000, y1 + 5000)
-    edges = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=envelope, only_edges=True)
+    edges = shapely.voronoi_polygons(
+        shapely.multipoints(points), extend_to=envelope, only_edges=True
+    )
     work = np.concatenate([[edges, shapely.boundary(outline)], np.asarray(lines, dtype=object)])
     noded = shapely.union_all(work, grid_size=GRID_SIZE)
-    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))), dtype=object)
+    faces = np.asarray(
+        shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))), dtype=object
+    )
     inside = shapely.point_on_surface(faces)
     shapely.prepare(outline)
     keep = shapely.contains_xy(outline, shapely.get_x(inside), shapely.get_y(inside))
@@ -191,7 +204,9 @@ def merge_slivers(faces: np.ndarray, max_rounds: int = 6) -> np.ndarray:
         target[src[first]] = dst[first]
         # two slivers pointing at each other: the lower index becomes the root
         mutual = (target[target] == np.arange(len(faces))) & (target != np.arange(len(faces)))
-        target[mutual & (np.arange(len(faces)) < target)] = np.arange(len(faces))[mutual & (np.arange(len(faces)) < target)]
+        target[mutual & (np.arange(len(faces)) < target)] = np.arange(len(faces))[
+            mutual & (np.arange(len(faces)) < target)
+        ]
         root = target.copy()
         for _ in range(64):
             nxt = root[root]
