@@ -7,7 +7,8 @@ the rules here are strict and every refusal says what to do:
 * The CRS is never guessed. GCJ-02 (Amap), BD-09 (Baidu) and WGS84 cannot be told
   apart by looking at numbers, and GDAL reports EPSG:4326 for every GeoJSON. The
   CRS comes from the ``crs`` argument, a real declaration in the file (.prj,
-  GeoPackage srs, GeoJSON ``crs`` member), the deployment's ``default_crs``, or
+  GeoPackage srs, a GeoJSON ``crs`` member naming something other than WGS84),
+  the deployment's ``default_crs``, or
   WGS84 assumed *and said so* in the report -- in that order, and only formats that
   cannot state a CRS (GeoJSON, CSV) fall through to the last two.
 * Coordinates that cannot be right (metres labelled as degrees, swapped latitude
@@ -89,10 +90,6 @@ _PRIVATE_COLUMNS = frozenset(c.name for t in TABLES.values() for c in t.columns 
 
 #: GDAL warnings that are reported better per row, or are harmless
 _GDAL_NOISE = ("closed ring", "Non-conformant content")
-
-#: GeoJSON files larger than this are not parsed a second time to look for a
-#: ``crs`` member; only their head is scanned
-_GEOJSON_PARSE_LIMIT = 256 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- reports
@@ -208,7 +205,7 @@ def read_table(
     missing or implausible CRS, :class:`InvalidInput` for anything else, each with
     problems naming the row (0-based feature index) and field.
     """
-    spec = _spec(table)
+    spec = _importable(table)
     src = Path(path)
     if not src.exists():
         raise InvalidInput(f"File not found: {src}", f"文件不存在：{src}")
@@ -222,43 +219,24 @@ def read_table(
     crs_used, crs_source, declared = _decide_crs(src, fmt, raw, crs, default_crs, warnings_out)
 
     frame, dropped = _shape_columns(raw.attrs, spec, shapefile=(fmt == "ESRI Shapefile"), skip=raw.used_columns)
-    problems = list(raw.problems)
     repairs: list[Repair] = []
     if spec.geometry_type:
-        geoms = raw.geoms if raw.geoms is not None else np.full(len(frame), None, dtype=object)
-        if shapely.has_z(geoms[~shapely.is_missing(geoms)]).any():
-            warnings_out.append(_both("Z coordinates were dropped", "已去除 Z 坐标（高程）"))
-            geoms = shapely.force_2d(geoms)
-        source_geoms = geoms
-        geoms = geoms_to_store(geoms, crs_used)
-        _check_plausible(table, source_geoms, geoms, crs_used, area, max_distance_km, warnings_out)
-        for row, what in raw.fixed_rows.items():
-            repairs.append(Repair(row, what, "unreadable", geoms[row].geom_type if geoms[row] is not None else "None"))
-        if make_valid:
-            geoms, more = _repair(geoms, spec.geometry_type)
-            repairs += more
-            repairs.sort(key=lambda r: r.row)
-        geoms = as_multi(geoms) if spec.geometry_type.startswith("MULTI") else geoms
-        frame["geom"] = geoms
+        frame["geom"], repairs = _store_geometries(
+            raw, spec, crs_used, area=area, max_distance_km=max_distance_km, make_valid=make_valid, out=warnings_out
+        )
     elif raw.geoms is not None and (~shapely.is_missing(raw.geoms)).any():
         warnings_out.append(
             _both(f"{table} has no geometry; the file's geometries were ignored", f"{table} 表没有几何字段，已忽略文件中的几何图形")
         )
-
-    problems += _parse_json_columns(frame, spec)
-    bad_geom_rows = {p.row for p in problems if p.field in ("geom", *raw.used_columns)}
-    for p in validate_frame(table, frame):
-        if not (p.field == "geom" and p.row in bad_geom_rows):
-            problems.append(p)
+    frame, problems = _check_rows(frame, spec, raw)
     if problems:
-        problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.field or ""))
         raise InvalidInput(
-            f"{len(problems)} problem(s) in {src.name}; nothing was imported",
-            f"{src.name} 中有 {len(problems)} 个问题，未导入任何数据",
+            f"{len(problems)} problem(s) in {src.name}; nothing was stored",
+            f"{src.name} 中有 {len(problems)} 个问题，未写入任何数据",
             problems,
         )
 
-    frame = _coerce(frame, spec)
+    frame = _coerce(frame[[*spec.column_names, *(["geom"] if spec.geometry_type else [])]].copy(), spec)
     naive = _naive_timestamps(frame, spec)
     if naive:
         warnings_out.append(
@@ -288,12 +266,94 @@ def read_table(
     return ImportResult(frame=frame, report=report)
 
 
+def _store_geometries(
+    raw: _Raw,
+    spec: TableSpec,
+    crs_used: str,
+    *,
+    area: shapely.Geometry | None,
+    max_distance_km: float,
+    make_valid: bool,
+    out: list[str],
+) -> tuple[np.ndarray, list[Repair]]:
+    """The file's geometries in the store CRS, checked for plausibility, repaired if asked.
+
+    The plausibility check runs on the converted coordinates (and the source ones,
+    to recognise metres); it raises before anything else is reported because a
+    wrong CRS makes every other geometry message meaningless.
+    """
+    n = len(raw.attrs)
+    geoms = raw.geoms if raw.geoms is not None else np.full(n, None, dtype=object)
+    if shapely.has_z(geoms[~shapely.is_missing(geoms)]).any():
+        out.append(_both("Z coordinates were dropped", "已去除 Z 坐标（高程）"))
+        geoms = shapely.force_2d(geoms)
+    stored = geoms_to_store(geoms, crs_used)
+    _check_plausible(spec.name, geoms, stored, crs_used, area, max_distance_km, out)
+    repairs = [
+        Repair(row, what, "unreadable", "None" if stored[row] is None else stored[row].geom_type)
+        for row, what in raw.fixed_rows.items()
+    ]
+    if make_valid:
+        stored, more = _repair(stored, spec.geometry_type or "")
+        repairs = sorted(repairs + more, key=lambda r: r.row)
+    if (spec.geometry_type or "").startswith("MULTI"):
+        stored = as_multi(stored)
+    return stored, repairs
+
+
+def _check_rows(frame: pd.DataFrame, spec: TableSpec, raw: _Raw) -> tuple[pd.DataFrame, list[Problem]]:
+    """Every problem of the shaped frame, sorted by row, one per row and field.
+
+    Rows whose geometry could not be read at all already carry a problem; the
+    validator's "geometry is missing" for them would only repeat it.
+    """
+    problems = list(raw.problems) + _parse_json_columns(frame, spec)
+    if len(frame) == 0:
+        # an empty file (GeoJSON without features has no fields either): nothing to check
+        for col in spec.columns:
+            if col.name not in frame.columns:
+                frame[col.name] = pd.Series([], dtype=object)
+        return frame[[*spec.column_names, *(["geom"] if spec.geometry_type else [])]], problems
+    if spec.plan_scoped and "plan_id" not in frame.columns:
+        frame["plan_id"] = pd.Series([None] * len(frame), dtype=object)
+    bad_geom_rows = {p.row for p in problems if p.field in ("geom", *raw.used_columns)}
+    problems += [
+        p for p in validate_frame(spec.name, _plan_placeholder(frame, spec)) if not (p.field == "geom" and p.row in bad_geom_rows)
+    ]
+    problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.field or ""))
+    return frame, problems
+
+
+def _plan_placeholder(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """The frame to validate: a blank ``plan_id`` of a plan-scoped table is not an error.
+
+    The store sets ``plan_id`` from the plan the caller imports into (``--plan`` or
+    ``--new-plan``), so files never need to carry it; a value that is present
+    must still be an integer.
+    """
+    if not spec.plan_scoped:
+        return frame
+    check = frame.copy()
+    check["plan_id"] = [0 if v is None else v for v in check["plan_id"]]
+    return check
+
+
 def _spec(table: str) -> TableSpec:
     if table not in TABLES:
         raise InvalidInput(
             f"Unknown table {table!r}; one of {sorted(TABLES)}", f"未知数据表 {table!r}；可选 {sorted(TABLES)}"
         )
     return TABLES[table]
+
+
+def _importable(table: str) -> TableSpec:
+    spec = _spec(table)
+    if not spec.importable:
+        raise InvalidInput(
+            f"{table} is managed by the system and cannot be imported from a file",
+            f"{spec.title_zh}（{table}）由系统维护，不能从文件导入",
+        )
+    return spec
 
 
 def _format_of(path: Path, given: str | None = None) -> str:
@@ -317,10 +377,17 @@ def _format_of(path: Path, given: str | None = None) -> str:
 
 def _sibling(path: Path, suffix: str) -> Path | None:
     """The Shapefile side-car ``suffix`` next to ``path``, in any letter case."""
-    for cand in path.parent.glob(path.stem + ".*"):
-        if cand.suffix.lower() == suffix and cand.stem == path.stem:
+    for cand in _side_files(path):
+        if cand.suffix.lower() == suffix:
             return cand
     return None
+
+
+def _side_files(path: Path) -> list[Path]:
+    """Files named like ``path`` with any extension (not glob: names may hold ``[``)."""
+    if not path.parent.is_dir():
+        return []
+    return [c for c in path.parent.iterdir() if c.stem == path.stem and c.is_file()]
 
 
 def _pick_layer(path: Path, fmt: str, table: str, layer: str | None) -> str | None:
@@ -416,7 +483,7 @@ def _read_vector(
         file_crs = file_crs if _sibling(path, ".prj") is not None else None
     elif fmt == "GeoJSON":
         # GDAL says EPSG:4326 for every GeoJSON; only a ``crs`` member is a declaration
-        file_crs = file_crs if _geojson_declares_crs(path, file_crs) else None
+        file_crs = file_crs if _geojson_declares_crs(file_crs) else None
     if file_crs:
         try:
             raw.declared = CRS.from_user_input(file_crs)
@@ -453,21 +520,14 @@ def _parse_wkb(wkb: np.ndarray, table: str, make_valid: bool, raw: _Raw) -> np.n
     return geoms
 
 
-def _geojson_declares_crs(path: Path, gdal_crs: str | None) -> bool:
-    """Whether a GeoJSON has a ``crs`` member (RFC 7946 removed it; old files have it)."""
-    if gdal_crs and _canon_or_none(gdal_crs) != "wgs84":
-        return True  # GDAL only reports something else when the file says so
-    if path.stat().st_size <= _GEOJSON_PARSE_LIMIT:
-        try:
-            with path.open("rb") as fh:
-                doc = json.load(fh)
-        except (ValueError, UnicodeDecodeError):
-            return False
-        return isinstance(doc, dict) and doc.get("crs") is not None
-    with path.open("rb") as fh:
-        head = fh.read(65536).decode("utf-8", errors="replace")
-    crs_at, features_at = head.find('"crs"'), head.find('"features"')
-    return crs_at >= 0 and (features_at < 0 or crs_at < features_at)
+def _geojson_declares_crs(gdal_crs: str | None) -> bool:
+    """Whether a GeoJSON's CRS is a real declaration rather than the WGS84 everyone writes.
+
+    GDAL reports EPSG:4326 for a GeoJSON without a ``crs`` member and itself writes
+    a CRS84 member into every GeoJSON it produces -- including GCJ-02 data labelled
+    4326. So only a member naming something other than WGS84 says anything.
+    """
+    return bool(gdal_crs) and _canon_or_none(gdal_crs) != "wgs84"
 
 
 def _canon_or_none(value: str | CRS) -> str | None:
@@ -679,7 +739,7 @@ def _check_plausible(
     any_big, _ = _per_row(big, index, n)
     _, all_degrees = _per_row((np.abs(src_xy[:, 0]) <= 180) & (np.abs(src_xy[:, 1]) <= 90), index, n)
 
-    swapped = present & False
+    swapped = present & swapped_in
     metres = present & ~swapped & ~all_in_range & any_big & geographic
     degrees = present & ~geographic & all_degrees
     out_of_range = present & ~swapped & ~metres & ~degrees & ~all_in_range
@@ -960,7 +1020,7 @@ def write_table(
                       f"Shapefile 字段名被截断为 10 个字符：{long_names}")
             )
         if dst.exists():
-            for side in dst.parent.glob(dst.stem + ".*"):
+            for side in _side_files(dst):
                 if side.suffix.lower() in (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx"):
                     side.unlink()
     _write_vector(out, geoms, dst, fmt, layer_name, spec, canon)

@@ -22,6 +22,7 @@ from pyproj import CRS, Geod, Transformer
 from gis.crs import wgs84_to_gcj02
 from gis.errors import CRSError, InvalidInput
 from gis.io import read_table, write_table, write_tables
+from gis.model import TABLES
 from gis.validate import uscc_check_char
 
 GEOD = Geod(ellps="WGS84")
@@ -169,16 +170,28 @@ def test_geojson_crs_member_is_a_declaration(tmp_path: Path) -> None:
     assert (result.report.crs_source, result.report.crs_used) == ("file", "EPSG:4527")
     np.testing.assert_allclose(shapely.get_coordinates(result.frame.geometry), WGS_POINTS, atol=1e-8)
 
-    # an explicit CRS84 member is a declaration too: the deployment default does not apply
+    # a CRS84 member is what GDAL writes into every GeoJSON (GCJ-02 data included):
+    # it says nothing, so the deployment default and the "assumed" rule still apply
     src84 = write_json(
         tmp_path / "crs84.geojson",
         feature_collection(
             enterprises_records(), [point(*p) for p in WGS_POINTS], crs="urn:ogc:def:crs:OGC:1.3:CRS84"
         ),
     )
-    r84 = read_table(src84, "enterprises", default_crs="gcj02")
-    assert (r84.report.crs_source, r84.report.crs_used) == ("file", "wgs84")
-    assert any("Amap" in w for w in r84.report.warnings)
+    assert read_table(src84, "enterprises", default_crs="gcj02").report.crs_source == "settings-default"
+    gdal_written = tmp_path / "gdal.geojson"
+    pyogrio.write_dataframe(enterprises_gdf(), gdal_written)
+    assert '"crs"' in gdal_written.read_text(encoding="utf-8")
+    assert read_table(gdal_written, "enterprises").report.crs_source == "assumed-wgs84"
+    # a real member that conflicts with --crs is a warning, and --crs wins
+    src4490 = write_json(
+        tmp_path / "cgcs.geojson",
+        feature_collection(enterprises_records(), [point(*p) for p in WGS_POINTS], crs="EPSG:4490"),
+    )
+    warned = read_table(src4490, "enterprises", crs="gcj02")
+    assert warned.report.crs_used == "gcj02"
+    assert any("declares cgcs2000" in w for w in warned.report.warnings)
+    assert read_table(src4490, "enterprises").report.crs_source == "file"
 
 
 def test_shapefile_without_prj_is_refused(tmp_path: Path) -> None:
@@ -573,3 +586,31 @@ def test_write_tables_bundle(tmp_path: Path) -> None:
     assert back.report.crs_source == "file" and back.report.crs_used == "cgcs2000"
     assert back.frame["name"].tolist() == NAMES
     assert list(tmp_path.iterdir()) == [dst]  # no temporary left behind
+
+
+def test_empty_files_and_system_tables(tmp_path: Path) -> None:
+    empty = write_json(tmp_path / "empty.geojson", feature_collection([], []))
+    result = read_table(empty, "enterprises")
+    assert len(result.frame) == 0
+    assert list(result.frame.columns) == [*TABLES["enterprises"].column_names, "geom"]
+    with pytest.raises(InvalidInput):
+        read_table(empty, "plans")
+    with pytest.raises(InvalidInput):
+        read_table(tmp_path / "missing.geojson", "enterprises")
+    (tmp_path / "x.kml").write_text("<kml/>")
+    with pytest.raises(InvalidInput) as exc:
+        read_table(tmp_path / "x.kml", "enterprises")
+    assert ".gpkg" in exc.value.message
+
+
+def test_plan_scoped_tables_need_no_plan_id(tmp_path: Path) -> None:
+    """The store assigns plan_id from --plan/--new-plan; a present value must be an int."""
+    src = tmp_path / "people.csv"
+    src.write_text("grid_code,role,name,phone\n110105001001001,grid_worker,王芳,13800138000\n", encoding="utf-8")
+    frame = read_table(src, "people").frame
+    assert frame["plan_id"].isna().all() and frame["name"].tolist() == ["王芳"]
+    assert list(frame.columns) == TABLES["people"].column_names
+    src.write_text("plan_id,grid_code,role,name,phone\nx,110105001001001,grid_worker,王芳,13800138000\n")
+    with pytest.raises(InvalidInput) as exc:
+        read_table(src, "people")
+    assert [(p.row, p.field) for p in exc.value.problems] == [(0, "plan_id")]
