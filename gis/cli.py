@@ -277,7 +277,7 @@ def export(
             typer.echo(f"wrote {', '.join(f'{k} {len(v)}' for k, v in frames.items())} to {path}")
         else:
             f = frame(table)
-            write_table(f, path, crs=crs)
+            write_table(f, path, crs=crs, table=table)
             typer.echo(f"wrote {len(f)} {table} rows to {path} ({crs})")
 
 

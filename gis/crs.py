@@ -63,11 +63,11 @@ def normalize_crs(name: str | int | CRS) -> str:
                 f"坐标系没有 EPSG 代码：{name.name}",
             )
         return normalize_crs(epsg)
-    text = str(name).strip().lower()
-    if text in _ALIASES:
-        return _ALIASES[text]
+    text = str(name).strip()
+    if text.lower() in _ALIASES:
+        return _ALIASES[text.lower()]
     if text.isdigit():
-        text = f"epsg:{text}"
+        text = f"EPSG:{text}"
     try:
         crs = CRS.from_user_input(text)
     except Exception as exc:  # pyproj raises CRSError of its own, with a long text

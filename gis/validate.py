@@ -180,15 +180,18 @@ def validate_frame(table: str, frame: pd.DataFrame) -> list[Problem]:
         present = [c for c in cols if c in frame.columns]
         if len(present) != len(cols) or frame.empty:
             continue
-        dup = frame.duplicated(subset=list(cols), keep="first")
-        for i in np.flatnonzero(dup.to_numpy()):
-            key = "/".join(str(frame.iloc[i][c]) for c in cols)
+        first_row: dict[tuple, int] = {}
+        for i, key in enumerate(frame[list(cols)].astype(str).itertuples(index=False, name=None)):
+            if key not in first_row:
+                first_row[key] = i
+                continue
+            shown = "/".join(key)
             problems.append(
                 Problem(
-                    f"duplicate {'/'.join(cols)} {key} (first at row {int(np.flatnonzero((frame[list(cols)] == frame.iloc[i][list(cols)]).all(axis=1).to_numpy())[0])})",
-                    f"重复的 {'/'.join(cols)} {key}",
+                    f"duplicate {'/'.join(cols)} {shown} (first at row {first_row[key]})",
+                    f"重复的 {'/'.join(cols)} {shown}（首次出现在第 {first_row[key]} 行）",
                     table,
-                    int(i),
+                    i,
                     cols[-1],
                 )
             )
