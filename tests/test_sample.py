@@ -4,7 +4,6 @@ filling a real outline, loading into a store and writing boundary files."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +49,6 @@ def _projected(d: SampleDistrict, geoms) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- shapes and counts
-
-
-def test_generation_is_fast_enough():
-    start = time.perf_counter()
-    generate_district(seed=3)
-    assert time.perf_counter() - start < 30
 
 
 def test_frames_have_the_store_columns(district):
