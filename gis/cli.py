@@ -189,46 +189,25 @@ def import_(
     db: DbOption = None,
 ) -> None:
     """Import features into the store: all or nothing, every problem reported by row and field."""
-    import pyogrio
-
-    from gis.io import read_table
-    from gis.model import DATA_TABLES
+    from gis.importer import import_file
     from gis.store import NewPlan
 
     settings = Settings()
-    if table is None:
-        if path.suffix.lower() != ".gpkg":
-            raise GridGisError("Name the target --table for this file", "请用 --table 指定目标表")
-        names = [str(n) for n, _ in pyogrio.list_layers(path)]
-        pairs = [(n, n) for n in DATA_TABLES if n in names]
-        if not pairs:
-            raise GridGisError(
-                f"No layer of {path} is named like a table ({', '.join(DATA_TABLES)}); pass --table and --layer",
-                f"{path} 中没有与表同名的图层；请指定 --table 和 --layer",
-            )
-    else:
-        pairs = [(table, layer)]
-    store = _open(db)
-    with store:
-        area = _district_area(store)
-        frames, reports = {}, []
-        for tbl, lyr in pairs:
-            result = read_table(
-                path,
-                tbl,
-                crs=crs,
-                default_crs=settings.geo.default_crs or None,
-                layer=lyr,
-                encoding=encoding,
-                make_valid=make_valid,
-                area=area,
-                max_distance_km=settings.geo.max_distance_from_area_km,
-            )
-            frames[tbl] = result.frame
-            reports.append((tbl, result.report))
-        target: Any = plan if plan is not None else (NewPlan(new_plan, plan_name) if new_plan else None)
-        written = store.write(frames, plan=target)
-    for tbl, report in reports:
+    target: Any = plan if plan is not None else (NewPlan(new_plan, plan_name) if new_plan else None)
+    with _open(db) as store:
+        outcome = import_file(
+            store,
+            path,
+            table=table,
+            layer=layer,
+            crs=crs,
+            default_crs=settings.geo.default_crs or None,
+            encoding=encoding,
+            make_valid=make_valid,
+            plan=target,
+            max_distance_km=settings.geo.max_distance_from_area_km,
+        )
+    for tbl, report in outcome.reports:
         typer.echo(f"{tbl}: {report.rows} rows from {path.name}; CRS {report.crs_used} ({report.crs_source})")
         for w in report.warnings:
             typer.secho(f"  warning: {w}", fg=typer.colors.YELLOW)
@@ -236,17 +215,9 @@ def import_(
             typer.echo(f"  repaired: {r}")
         if report.dropped_columns:
             typer.echo(f"  ignored columns: {', '.join(report.dropped_columns)}")
+    written = outcome.written
+    assert written is not None
     typer.echo(f"stored: {written.inserted}" + (f" in plan {written.plan_id}" if written.plan_id else ""))
-
-
-def _district_area(store):
-    """The union of the level-1 admin units, for the plausibility check of imports."""
-    import shapely
-
-    units = store.read("admin_units", {"level": 1})
-    if units.empty:
-        return None
-    return shapely.union_all(units.geometry.to_numpy())
 
 
 @app.command()
