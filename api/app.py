@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import errors
-from api.routers import health, maps, plans
+from api.routers import health, lookup, maps, plans
+from gis.live import LiveEngine
 from gis.settings import Settings
 from gis.store import Store, open_store
 
@@ -25,9 +26,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = store if store is not None else open_store(settings.store.resolved_url())
+        app.state.live = LiveEngine(app.state.store, poll_timeout=settings.lookup_poll_s).start()
         try:
             yield
         finally:
+            app.state.live.stop()
             if owns_store:
                 app.state.store.close()
 
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     errors.register(app)
     app.include_router(health.router)
     app.include_router(plans.router)
+    app.include_router(lookup.router)
     app.include_router(maps.router)
 
     @app.get("/", include_in_schema=False)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gis.live import LiveEngine
+from gis.settings import Settings
 from gis.store import Store
 
 
@@ -14,3 +16,15 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def get_live(request: Request) -> LiveEngine:
+    return request.app.state.live
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+LiveDep = Annotated[LiveEngine, Depends(get_live)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

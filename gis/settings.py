@@ -57,6 +57,16 @@ class GeoSettings(BaseSettings):
     max_distance_from_area_km: float = Field(default=100.0, gt=0)
 
 
+class LookupSettings(BaseSettings):
+    """Tolerances of the dispatcher's lookup, in metres."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGIS_LOOKUP_", env_file=".env", extra="ignore")
+
+    near_m: float = Field(default=30.0, ge=0, description="list neighbours this close as near_boundary")
+    snap_m: float = Field(default=50.0, ge=0, description="outside all grids but this close: snapped")
+    enterprise_m: float = Field(default=50.0, ge=0, description="enterprises this close are listed")
+
+
 class Settings(BaseSettings):
     """All settings, grouped by concern."""
 
@@ -65,3 +75,6 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     geo: GeoSettings = Field(default_factory=GeoSettings)
+    lookup: LookupSettings = Field(default_factory=LookupSettings)
+    #: how long the plan-version watcher waits per round (LISTEN, or polling the file)
+    lookup_poll_s: float = 1.0

@@ -14,6 +14,7 @@ Every table has an integer ``id``.
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -49,6 +50,7 @@ class WriteResult:
     """What a write stored: rows per table and the plan the plan-scoped rows went to."""
 
     inserted: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, list[int]] = field(default_factory=dict)
     plan_id: int | None = None
 
 
@@ -109,6 +111,28 @@ class Store(ABC):
     def plan_version(self) -> int:
         """The store-wide plan version; every publish bumps it, every process sees it."""
         return int(self._get_meta(PLAN_VERSION_KEY) or 0)
+
+    def wait_for_plan_version(self, known: int, timeout: float) -> int:
+        """Block until the plan version differs from ``known`` or ``timeout`` s pass.
+
+        Polls twice a second (the GeoPackage store: another process's publish is
+        visible in the file); PostGIS overrides this with LISTEN/NOTIFY.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.plan_version()
+            if current != known or time.monotonic() >= deadline:
+                return current
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """A JSON value kept in the store (e.g. the incident category -> layer table)."""
+        raw = self._get_meta(f"setting:{key}")
+        return default if raw is None else json.loads(raw)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self._transaction() as tx:
+            self._set_meta(tx, f"setting:{key}", json.dumps(value, ensure_ascii=False))
 
     def layers(self) -> pd.DataFrame:
         return self.read("layers")
@@ -230,7 +254,7 @@ class Store(ABC):
                     frame["plan_id"] = plan_id
                 if table == "grids":
                     frame = frame.sort_values("level", kind="stable")
-                self._insert(tx, table, frame)
+                result.ids[table] = self._insert(tx, table, frame)
                 result.inserted[table] = len(frame)
             result.plan_id = plan_id
         return result

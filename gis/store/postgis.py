@@ -276,7 +276,34 @@ class PostGISStore(Store):
             ) from e
 
     def close(self) -> None:
+        listener = getattr(self, "_listener", None)
+        if listener is not None:
+            listener.close()
+            self._listener = None
         self.engine.dispose()
+
+    def wait_for_plan_version(self, known: int, timeout: float) -> int:
+        """LISTEN for the publish NOTIFY instead of polling.
+
+        The listening connection stays subscribed between calls, so a NOTIFY sent
+        while nobody waits is queued and seen by the next call.
+        """
+        try:
+            if getattr(self, "_listener", None) is None:
+                libpq = self._sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._listener = psycopg.connect(libpq, autocommit=True, connect_timeout=10)
+                self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
+            current = self.plan_version()
+            if current != known:
+                return current
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                break
+        except psycopg.Error:
+            if getattr(self, "_listener", None) is not None:
+                self._listener.close()
+            self._listener = None
+            return super().wait_for_plan_version(known, timeout)
+        return self.plan_version()
 
     # ------------------------------------------------------------------ connections
 

@@ -1,0 +1,312 @@
+"""Dispatcher endpoints: whose grid is this point, in batches, grid details, incidents."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import shapely
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.deps import LiveDep, SettingsDep, StoreDep
+from api.schemas import BatchAnswer, GridDetail, IncidentIn, IncidentOut, LookupAnswer
+from gis.crs import normalize_crs, to_store
+from gis.errors import CRSError, InvalidInput, NotFound
+from gis.lookup.engine import LookupOptions, Snapshot, answer, parse_point
+from gis.routing import category_layers, route_incident
+
+router = APIRouter(tags=["lookup"])
+
+CsvChunk = 200_000
+
+
+def _options(settings) -> LookupOptions:
+    return LookupOptions(near_m=settings.lookup.near_m, snap_m=settings.lookup.snap_m, enterprise_m=settings.lookup.enterprise_m)
+
+
+@router.get("/lookup", response_model=LookupAnswer, summary="Responsible grids and people at a point, every layer")
+def lookup(
+    live: LiveDep,
+    settings: SettingsDep,
+    lon: Annotated[float, Query(description="longitude (or x) in `crs`")],
+    lat: Annotated[float, Query(description="latitude (or y) in `crs`")],
+    crs: Annotated[str | None, Query(description="wgs84, cgcs2000, gcj02, bd09 or EPSG:n; required unless the deployment sets a default")] = None,
+    layers: Annotated[str | None, Query(description="comma-separated layer keys; default all published")] = None,
+) -> dict:
+    snap = live.snapshot
+    keys = [k for k in layers.split(",") if k] if layers else None
+    return answer(snap, lon, lat, crs, default_crs=settings.geo.default_crs or None, options=_options(settings), layers=keys)
+
+
+# ---------------------------------------------------------------------- batch
+
+
+def _check_rows(lon: np.ndarray, lat: np.ndarray, canon: str) -> tuple[np.ndarray, list[dict]]:
+    """A mask of usable rows and the errors of the others, by index."""
+    errors: list[dict] = []
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    ok = finite.copy()
+    geographic = canon in ("wgs84", "cgcs2000", "gcj02", "bd09")
+    if geographic:
+        swapped = finite & (np.abs(lat) > 90) & (np.abs(lon) <= 90)
+        out_range = finite & ~swapped & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
+        ok &= ~swapped & ~out_range
+        for i in np.flatnonzero(swapped):
+            errors.append({"index": int(i), "message": "latitude outside -90..90: lon/lat look swapped", "message_zh": "纬度超出范围：经纬度似乎颠倒"})
+        for i in np.flatnonzero(out_range):
+            errors.append({"index": int(i), "message": "coordinates out of range", "message_zh": "坐标超出范围"})
+    for i in np.flatnonzero(~finite):
+        errors.append({"index": int(i), "message": "lon/lat missing or not a number", "message_zh": "经纬度缺失或不是数字"})
+    errors.sort(key=lambda e: e["index"])
+    return ok, errors
+
+
+def _codes(snap: Snapshot, keys: list[str], level: int | None, x: np.ndarray, y: np.ndarray, ok: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for key in keys:
+        layer = snap.layers[key]
+        lv = level or layer.finest
+        if lv not in layer.indexes:
+            raise InvalidInput(f"layer {key!r} has no level {lv}", f"图层 {key!r} 没有第 {lv} 级", )
+        index = layer.indexes[lv]
+        owner = np.full(len(x), -1, dtype=np.int64)
+        owner[ok] = index.locate(x[ok], y[ok])
+        out[key] = np.where(owner >= 0, index.codes[np.maximum(owner, 0)], None)
+    return out
+
+
+def _layer_keys(snap: Snapshot, layers: str | None) -> list[str]:
+    keys = [k for k in layers.split(",") if k] if layers else list(snap.layers)
+    unknown = [k for k in keys if k not in snap.layers]
+    if unknown:
+        raise InvalidInput(f"layer(s) {unknown} have no published plan", f"图层 {unknown} 没有已发布的方案")
+    return keys
+
+
+def _crs(crs: str | None, settings) -> str:
+    name = crs or settings.geo.default_crs
+    if not name:
+        raise CRSError("crs is required (wgs84, cgcs2000, gcj02, bd09 or an EPSG code)", "必须指定坐标系 crs")
+    return normalize_crs(name)
+
+
+def _arrays_from_json(body: dict) -> tuple[np.ndarray, np.ndarray]:
+    if body.get("type") == "FeatureCollection":
+        feats = body.get("features") or []
+        lon = np.full(len(feats), np.nan)
+        lat = np.full(len(feats), np.nan)
+        for i, f in enumerate(feats):
+            g = (f or {}).get("geometry") or {}
+            c = g.get("coordinates") if g.get("type") == "Point" else None
+            if isinstance(c, list) and len(c) >= 2:
+                try:
+                    lon[i], lat[i] = float(c[0]), float(c[1])
+                except (TypeError, ValueError):
+                    pass
+        return lon, lat
+    if "points" in body:
+        pts = body["points"]
+        arr = np.full((len(pts), 2), np.nan)
+        for i, p in enumerate(pts):
+            try:
+                arr[i] = float(p[0]), float(p[1])
+            except (TypeError, ValueError, IndexError):
+                pass
+        return arr[:, 0], arr[:, 1]
+    if "lon" in body and "lat" in body:
+        try:
+            lon = np.asarray(body["lon"], dtype=float)
+            lat = np.asarray(body["lat"], dtype=float)
+        except (TypeError, ValueError):
+            lon = np.array([_num(v) for v in body["lon"]])
+            lat = np.array([_num(v) for v in body["lat"]])
+        if lon.shape != lat.shape or lon.ndim != 1:
+            raise InvalidInput("lon and lat must be arrays of the same length", "lon 与 lat 必须是等长数组")
+        return lon, lat
+    raise InvalidInput(
+        "body needs lon/lat arrays, points [[lon, lat], ...] or a GeoJSON FeatureCollection of points",
+        "请求体需要 lon/lat 数组、points 或 GeoJSON 点要素集",
+    )
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _csv_columns(frame: pd.DataFrame) -> tuple[str, str]:
+    cols = {c.lower().strip(): c for c in frame.columns}
+    for lo, la in (("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("x", "y"), ("经度", "纬度")):
+        if lo in cols and la in cols:
+            return cols[lo], cols[la]
+    raise InvalidInput(f"CSV needs lon and lat columns; found {list(frame.columns)}", "CSV 需要 lon 和 lat 列")
+
+
+def _stream_csv(snap: Snapshot, source, canon: str, keys: list[str], level: int | None) -> Iterator[bytes]:
+    """Answer a CSV in chunks: memory stays bounded whatever the number of rows."""
+    yield "\ufeff".encode()
+    header_done = False
+    offset = 0
+    for chunk in pd.read_csv(source, chunksize=CsvChunk, dtype=str, encoding="utf-8-sig"):
+        lo_c, la_c = _csv_columns(chunk)
+        lon = pd.to_numeric(chunk[lo_c], errors="coerce").to_numpy(dtype=float)
+        lat = pd.to_numeric(chunk[la_c], errors="coerce").to_numpy(dtype=float)
+        ok, errors = _check_rows(lon, lat, canon)
+        x, y = to_store(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0), canon)
+        codes = _codes(snap, keys, level, x, y, ok)
+        out = pd.DataFrame({"index": np.arange(offset, offset + len(chunk))})
+        out = pd.concat([out, chunk.reset_index(drop=True)], axis=1)
+        for key in keys:
+            out[f"{key}_code"] = codes[key]
+        err = np.full(len(chunk), "", dtype=object)
+        for e in errors:
+            err[e["index"]] = e["message"]
+        out["error"] = err
+        buf = io.StringIO()
+        out.to_csv(buf, index=False, header=not header_done)
+        header_done = True
+        offset += len(chunk)
+        yield buf.getvalue().encode("utf-8")
+
+
+@router.post(
+    "/lookup/batch",
+    response_model=BatchAnswer,
+    summary="Grid codes for many points (JSON arrays, GeoJSON, or CSV streamed in and out)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def lookup_batch(
+    request: Request,
+    live: LiveDep,
+    settings: SettingsDep,
+    crs: Annotated[str | None, Query(description="CRS of all points (JSON bodies may also carry `crs`)")] = None,
+    layers: Annotated[str | None, Query(description="comma-separated layer keys; default all published")] = None,
+    level: Annotated[int | None, Query(ge=1, le=4, description="level to answer; default each layer's finest")] = None,
+):
+    snap = live.snapshot
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in ("text/csv", "application/csv") or ctype.startswith("multipart/"):
+        canon = _crs(crs, settings)
+        keys = _layer_keys(snap, layers)
+        if ctype.startswith("multipart/"):
+            form = await request.form()
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise InvalidInput("multipart upload needs a CSV file in field 'file'", "请在 file 字段上传 CSV 文件")
+            source = upload.file
+        else:
+            source = io.BytesIO(await request.body())
+        # the first chunk is parsed here so that bad headers answer 422, not a broken stream
+        first = pd.read_csv(source, nrows=0, encoding="utf-8-sig")
+        _csv_columns(first)
+        source.seek(0)
+        return StreamingResponse(_stream_csv(snap, source, canon, keys, level), media_type="text/csv; charset=utf-8")
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"body is not valid JSON: {exc}", "请求体不是有效的 JSON") from exc
+    if not isinstance(body, dict):
+        raise InvalidInput("body must be a JSON object", "请求体必须是 JSON 对象")
+    canon = _crs(crs or body.get("crs"), settings)
+    keys = _layer_keys(snap, layers or (",".join(body["layers"]) if isinstance(body.get("layers"), list) else None))
+    level = level or body.get("level")
+    lon, lat = _arrays_from_json(body)
+    ok, errors = _check_rows(lon, lat, canon)
+    x, y = to_store(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0), canon)
+    codes = _codes(snap, keys, level, x, y, ok)
+    payload = {
+        "plan_version": snap.plan_version,
+        "crs": canon,
+        "level": level,
+        "count": int(len(lon)),
+        "results": {k: v.tolist() for k, v in codes.items()},
+        "errors": errors,
+    }
+    return Response(json.dumps(payload, ensure_ascii=False), media_type="application/json")
+
+
+# ---------------------------------------------------------------------- grids
+
+
+@router.get("/grids/{code}", response_model=GridDetail, summary="A grid of the published plans, with ancestry and people")
+def grid_detail(code: str, live: LiveDep, layer: str | None = None) -> dict:
+    snap = live.snapshot
+    found = []
+    for key, ls in snap.layers.items():
+        if layer and key != layer:
+            continue
+        if code not in ls.info:
+            continue
+        chain = [{**g, "people": ls.people.get(g["code"], [])} for g in ls.chain(code)]
+        children = [g for g in ls.info.values() if g.get("parent_code") == code]
+        found.append({"layer": key, "plan_id": ls.plan.id, "grid": chain[-1], "ancestry": chain, "children": children})
+    if not found:
+        raise NotFound(f"No published grid has code {code}", f"已发布方案中没有编码为 {code} 的网格")
+    return {"code": code, "layers": found}
+
+
+# ---------------------------------------------------------------------- incidents
+
+
+@router.post("/incidents", response_model=IncidentOut, status_code=201, summary="Record an incident, routed to its grids")
+def create_incident(body: IncidentIn, live: LiveDep, store: StoreDep, settings: SettingsDep) -> dict:
+    snap = live.snapshot
+    x, y, canon = parse_point(body.lon, body.lat, body.crs, settings.geo.default_crs or None)
+    table = category_layers(store)
+    routed = route_incident(snap, x, y, body.category, table, _options(settings))
+    reported = body.reported_at or datetime.now(UTC).isoformat()
+    try:
+        ts = pd.Timestamp(reported)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"reported_at {reported!r} is not a date/time", f"reported_at {reported!r} 不是有效时间") from exc
+    frame = pd.DataFrame(
+        [
+            {
+                "category": body.category,
+                "source": body.source,
+                "reported_at": ts,
+                "description": body.description,
+                "reporter_contact": body.reporter_contact,
+                "status": "open",
+                "routed_grids": routed,
+                "geom": shapely.Point(x, y),
+            }
+        ]
+    )
+    new_id = store.write({"incidents": frame}).ids["incidents"][0]
+    stored = store.read("incidents", {"id": new_id}).iloc[0]
+    return {
+        "id": int(stored["id"]),
+        "category": body.category,
+        "source": body.source,
+        "reported_at": pd.Timestamp(stored["reported_at"]).isoformat(),
+        "description": body.description,
+        "status": "open",
+        "lon": x,
+        "lat": y,
+        "plan_version": snap.plan_version,
+        "routed_grids": routed,
+    }
+
+
+@router.get("/settings/category-layers", summary="Incident category -> grid layers table")
+def get_category_layers(store: StoreDep) -> dict[str, list[str]]:
+    return category_layers(store)
+
+
+@router.put("/settings/category-layers", summary="Replace the incident category -> grid layers table")
+def put_category_layers(table: dict[str, list[str]], store: StoreDep) -> dict[str, list[str]]:
+    known = set(store.layers()["key"])
+    bad = sorted({layer for layers in table.values() for layer in layers if layer not in known})
+    if bad:
+        raise InvalidInput(f"unknown layer(s) {bad}; known: {sorted(known)}", f"未知图层 {bad}")
+    store.set_setting("category_layers", table)
+    return category_layers(store)
