@@ -147,7 +147,7 @@ def _py(col: Column | None, v: Any) -> Any:
 
 
 def _wkb(geoms: Any) -> list[bytes | None]:
-    arr = np.asarray(geoms, dtype=object)
+    arr = np.array(geoms, dtype=object)  # a copy: the frame may hand out a read-only view
     if not len(arr):
         return []
     missing = np.array([_missing(g) for g in arr], dtype=bool)
