@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import health, lookup, maps, plans
+from api.routers import dispatch, health, lookup, maps, plans
 from gis.live import LiveEngine
 from gis.settings import Settings
 from gis.store import Store, open_store
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(health.router)
     app.include_router(plans.router)
     app.include_router(lookup.router)
+    app.include_router(dispatch.router)
+    app.mount("/static", StaticFiles(directory=dispatch.STATIC), name="static")
     app.include_router(maps.router)
 
     @app.get("/", include_in_schema=False)

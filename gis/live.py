@@ -15,6 +15,7 @@ import threading
 
 from gis.lookup.engine import LayerData, Snapshot, build_snapshot
 from gis.model import PlanStatus
+from gis.search import build_places
 from gis.store import Store
 
 log = logging.getLogger("gridgis.live")
@@ -31,7 +32,8 @@ def load_snapshot(store: Store) -> Snapshot:
             continue
         layers.append(LayerData(plan.layer_key, names.get(plan.layer_key, plan.layer_key), plan, grids, store.people(plan.id)))
     layers.sort(key=lambda d: d.key)
-    return build_snapshot(version, layers, store.read("enterprises"))
+    places = build_places(store.read("admin_units"), store.read("lines"))
+    return build_snapshot(version, layers, store.read("enterprises"), places)
 
 
 class LiveEngine:

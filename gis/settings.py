@@ -53,6 +53,8 @@ class GeoSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDGIS_", env_file=".env", extra="ignore")
 
     default_crs: str = ""
+    #: an extra geocoder for the dispatcher's search, ``module:function``; off by default
+    geocoder: str = ""
     #: points farther than this from the district outline are refused as implausible
     max_distance_from_area_km: float = Field(default=100.0, gt=0)
 

@@ -185,3 +185,72 @@ def sample_gpkg(sample_district, tmp_path_factory: pytest.TempPathFactory) -> Pa
     finally:
         store.close()
     return path
+
+
+# ---------------------------------------------------------------------- a served app and a browser
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`gridgis serve` on a copy of the sample store, over real HTTP; yields the base URL."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    db = tmp_path_factory.mktemp("served") / "served.gpkg"
+    shutil.copy(sample_gpkg, db)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gis.cli", "serve", "--port", str(port), "--db", str(db)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gridgis serve did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by its own chromedriver (never a downloaded one)."""
+    chromium, driver = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+    if not (chromium.exists() and driver.exists()):
+        _unavailable("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look for drivers online
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for arg in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,900",
+    ):  # fmt: skip
+        options.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(str(driver)), options=options)
+    try:
+        yield drv
+    finally:
+        drv.quit()

@@ -62,6 +62,15 @@ class LayerSnapshot:
     people: dict[str, list[dict]]
     finest: int = 0
 
+    def geometry(self, code: str):
+        """The grid's polygon (store CRS), or None."""
+        g = self.info.get(code)
+        if g is None:
+            return None
+        index = self.indexes[g["level"]]
+        pos = np.flatnonzero(index.codes == code)
+        return index.geoms[pos[0]] if len(pos) else None
+
     def chain(self, code: str) -> list[dict]:
         """The grid and its ancestors, level 1 first."""
         out = []
@@ -81,6 +90,7 @@ class Snapshot:
     layers: dict[str, LayerSnapshot]
     enterprises: pd.DataFrame = field(default_factory=pd.DataFrame)
     enterprise_grids: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    places: pd.DataFrame = field(default_factory=pd.DataFrame)  # searchable names (gis.search)
     _ent_tree: Any = None
     _ent_xy_m: Any = None
     _to_m: Any = None
@@ -123,10 +133,17 @@ def build_layer(data: LayerData) -> LayerSnapshot:
     )
 
 
-def build_snapshot(plan_version: int, layers: list[LayerData], enterprises: pd.DataFrame | None = None) -> Snapshot:
+def build_snapshot(
+    plan_version: int,
+    layers: list[LayerData],
+    enterprises: pd.DataFrame | None = None,
+    places: pd.DataFrame | None = None,
+) -> Snapshot:
     """Indexes for every layer and level, and each enterprise's grid at every level."""
     built = {d.key: build_layer(d) for d in layers}
     snap = Snapshot(plan_version=plan_version, layers=built)
+    if places is not None:
+        snap.places = places
     if enterprises is not None and len(enterprises):
         ent = enterprises.reset_index(drop=True)
         x = shapely.get_x(ent["geom"].to_numpy())

@@ -269,7 +269,8 @@ def group_units(
             lab = grow_regions(n, vi, vj, vcost, seeds)
             seeds = _graph_lloyd(lab, members, seeds, cxy, weight)
         lab = grow_regions(n, vi, vj, vcost, seeds)
-        village[members] = lab[members] + next_label
+        # units the village graph cannot reach (islands) stay -1 and are attached below
+        village[members] = np.where(lab[members] >= 0, lab[members] + next_label, -1)
         next_label += k
     village = _attach_unreached(tree, cent, village)
     _, village = np.unique(village, return_inverse=True)
