@@ -13,6 +13,7 @@ WGS84, as in every implementation of the formula (Amap does the same).
 from __future__ import annotations
 
 from collections.abc import Callable
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -95,50 +96,83 @@ def is_geographic(name: str) -> bool:
 # ---------------------------------------------------------------- GCJ-02 / BD-09
 
 
-def in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def in_china(lon, lat):
     """The bounding box inside which GCJ-02 applies its offset."""
     return (lon > 73.66) & (lon < 135.05) & (lat > 3.86) & (lat < 53.55)
 
 
-def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class _Scalar:
+    """math functions under numpy's names: the formulas below run on floats ~30x faster
+    than on one-element arrays (a dispatcher's single point)."""
+
+    sin = staticmethod(math.sin)
+    cos = staticmethod(math.cos)
+    sqrt = staticmethod(math.sqrt)
+    abs = staticmethod(abs)
+    arctan2 = staticmethod(math.atan2)
+    pi = math.pi
+
+
+def _gcj_delta(lon, lat, m=np):
+    """The GCJ-02 offset at (lon, lat); ``m`` is numpy (arrays) or _Scalar (floats)."""
     x = lon - 105.0
     y = lat - 35.0
-    sx = np.sqrt(np.abs(x))
-    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    pi = m.pi
+    sx = m.sqrt(m.abs(x))
+    common = (20.0 * m.sin(6.0 * x * pi) + 20.0 * m.sin(2.0 * x * pi)) * 2.0 / 3.0
     dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx + common
-    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlat += (20.0 * m.sin(y * pi) + 40.0 * m.sin(y / 3.0 * pi)) * 2.0 / 3.0
+    dlat += (160.0 * m.sin(y / 12.0 * pi) + 320.0 * m.sin(y * pi / 30.0)) * 2.0 / 3.0
     dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx + common
-    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
-    radlat = lat / 180.0 * np.pi
-    magic = 1.0 - _EE * np.sin(radlat) ** 2
-    sqrtmagic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * np.pi)
+    dlon += (20.0 * m.sin(x * pi) + 40.0 * m.sin(x / 3.0 * pi)) * 2.0 / 3.0
+    dlon += (150.0 * m.sin(x / 12.0 * pi) + 300.0 * m.sin(x / 30.0 * pi)) * 2.0 / 3.0
+    radlat = lat / 180.0 * pi
+    magic = 1.0 - _EE * m.sin(radlat) ** 2
+    sqrtmagic = m.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * m.cos(radlat) * pi)
     inside = in_china(lon, lat)
-    return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+    if m is np:
+        return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+    return (dlon, dlat) if inside else (0.0, 0.0)
 
 
-def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """The published GCJ-02 forward formula."""
+def _scalar(lon, lat) -> bool:
+    return isinstance(lon, float | int) and isinstance(lat, float | int)
+
+
+def wgs84_to_gcj02(lon, lat):
+    """The published GCJ-02 forward formula (arrays, or floats for one point)."""
+    if _scalar(lon, lat):
+        dlon, dlat = _gcj_delta(float(lon), float(lat), _Scalar)
+        return lon + dlon, lat + dlat
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     dlon, dlat = _gcj_delta(lon, lat)
     return lon + dlon, lat + dlat
 
 
-def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_bd09(lon, lat):
     """The published BD-09 forward formula (from GCJ-02)."""
-    x = np.asarray(lon, dtype=float)
-    y = np.asarray(lat, dtype=float)
-    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
-    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
-    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+    m = _Scalar if _scalar(lon, lat) else np
+    x = lon if m is _Scalar else np.asarray(lon, dtype=float)
+    y = lat if m is _Scalar else np.asarray(lat, dtype=float)
+    z = m.sqrt(x * x + y * y) + 0.00002 * m.sin(y * _X_PI)
+    theta = m.arctan2(y, x) + 0.000003 * m.cos(x * _X_PI)
+    return z * m.cos(theta) + 0.0065, z * m.sin(theta) + 0.006
 
 
-def _invert(forward: Callable, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def _invert(forward: Callable, lon, lat):
     """Solve forward(x) = target by fixed-point iteration (the offsets vary slowly)."""
+    if _scalar(lon, lat):
+        x, y = float(lon), float(lat)
+        for _ in range(_MAX_ITER):
+            fx, fy = forward(x, y)
+            ex, ey = fx - lon, fy - lat
+            x, y = x - ex, y - ey
+            if abs(ex) <= _TOL_DEG and abs(ey) <= _TOL_DEG:
+                break
+        return x, y
     tx = np.asarray(lon, dtype=float)
     ty = np.asarray(lat, dtype=float)
     x, y = tx.copy(), ty.copy()
@@ -179,6 +213,8 @@ def _transformer(src: str, dst: str) -> Transformer:
 def to_store(x, y, crs: str | int) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates in ``crs`` to the store's CGCS2000 longitude/latitude."""
     canon = normalize_crs(crs)
+    if canon in OFFSET_SYSTEMS and _scalar(x, y):  # one point: the float path
+        return gcj02_to_wgs84(x, y) if canon == "gcj02" else bd09_to_wgs84(x, y)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if canon in ("wgs84", "cgcs2000"):

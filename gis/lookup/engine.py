@@ -191,12 +191,14 @@ def parse_point(lon: float, lat: float, crs: str | None, default_crs: str | None
             raise InvalidInput(f"lon {lon} is outside -180..180", f"经度 {lon} 超出 -180..180")
         if abs(lat) > 90:
             raise InvalidInput(f"lat {lat} is outside -90..90", f"纬度 {lat} 超出 -90..90")
-    x, y = to_store(np.array([lon]), np.array([lat]), canon)
-    if not (np.isfinite(x[0]) and np.isfinite(y[0])):
+    if canon in ("wgs84", "cgcs2000"):
+        return float(lon), float(lat), canon
+    x, y = (float(v) for v in to_store(float(lon), float(lat), canon))
+    if not (np.isfinite(x) and np.isfinite(y)):
         raise InvalidInput(
             f"({lon}, {lat}) cannot be converted from {canon}", f"({lon}, {lat}) 无法从 {canon} 转换"
         )
-    return float(x[0]), float(y[0]), canon
+    return x, y, canon
 
 
 # ---------------------------------------------------------------------- answers
