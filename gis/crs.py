@@ -12,8 +12,8 @@ WGS84, as in every implementation of the formula (Amap does the same).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np

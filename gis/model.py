@@ -246,6 +246,33 @@ TABLES: dict[str, TableSpec] = {
             geometry_type="POINT",
         ),
         TableSpec(
+            "grid_simplified",
+            "Simplified grid geometries per zoom band (computed at publish)",
+            "网格简化几何（按缩放级别，发布时生成）",
+            (
+                Column("plan_id", "int", required=True),
+                Column("code", required=True),
+                Column("zoom_band", "int", required=True),
+            ),
+            geometry_type="MULTIPOLYGON",
+            unique=(("plan_id", "zoom_band", "code"),),
+            plan_scoped=True,
+            importable=False,
+        ),
+        TableSpec(
+            "plan_events",
+            "Plan events (acknowledged publish warnings)",
+            "方案事件（发布时确认的警告）",
+            (
+                Column("plan_id", "int", required=True),
+                Column("kind", required=True),
+                Column("at", "timestamp", required=True),
+                Column("detail", "json"),
+            ),
+            plan_scoped=True,
+            importable=False,
+        ),
+        TableSpec(
             "lines",
             "Roads and rivers",
             "道路与河流",

@@ -207,8 +207,33 @@ def locate_batch(xs, ys, out, prm, ncols, nrows, maxk, cellval, colx, yrs, mstar
     """out[i] = owner of (xs[i], ys[i]) by the boundary rule, -1 where none covers it."""
     par = np.empty(maxk, dtype=np.uint8)
     on = np.empty(maxk, dtype=np.uint8)
+    ox = prm[0]
+    oy = prm[1]
+    inv = prm[3]
+    xmax = prm[4]
+    ymax = prm[5]
     for i in range(xs.shape[0]):
-        out[i] = _locate_point(xs[i], ys[i], prm, ncols, nrows, cellval, colx, yrs, mstart, ec, el, gid, gref, par, on)
+        px = xs[i]
+        py = ys[i]
+        if not (px >= ox and px <= xmax and py >= oy and py <= ymax):
+            out[i] = -1
+            continue
+        col = min(int((px - ox) * inv), ncols - 1)
+        row = min(int((py - oy) * inv), nrows - 1)
+        v = cellval[row * ncols + col]
+        if v >= -1:
+            out[i] = v
+            continue
+        mid = -2 - v
+        k0 = mstart[mid, 1]
+        k = mstart[mid + 1, 1] - k0
+        _mixed_cover(px, py, colx[col + 1], yrs[row], mstart[mid, 0], mstart[mid + 1, 0], k0, k, ec, el, gref, par, on)
+        res = -1
+        for l in range(k):
+            if par[l] or on[l]:
+                res = gid[k0 + l]
+                break
+        out[i] = res
 
 
 @njit(cache=True, nogil=True)

@@ -167,3 +167,139 @@ def initial_labels(
         if it % 10 == 9:
             step *= 0.7
     return best
+
+
+# ------------------------------------------------------------ recursive bisection
+
+
+@numba.njit(cache=True)
+def _label_parts(indptr, indices, labels):
+    """Component id per unit within its own label."""
+    n = len(labels)
+    comp = np.full(n, -1, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    c = 0
+    for s in range(n):
+        if comp[s] >= 0 or labels[s] < 0:
+            continue
+        comp[s] = c
+        top = 1
+        stack[0] = s
+        while top > 0:
+            top -= 1
+            x = stack[top]
+            for e in range(indptr[x], indptr[x + 1]):
+                u = indices[e]
+                if comp[u] < 0 and labels[u] == labels[x]:
+                    comp[u] = c
+                    stack[top] = u
+                    top += 1
+        c += 1
+    return comp
+
+
+@numba.njit(cache=True)
+def _absorb(indptr, indices, length, labels):
+    """Give every unlabelled unit (-1) the label of its neighbours, wave by wave.
+
+    A unit takes the label it shares the most boundary with among labelled
+    neighbours, so each fragment joins a region it touches (and stays connected).
+    """
+    n = len(labels)
+    changed = True
+    while changed:
+        changed = False
+        new = labels.copy()
+        for v in range(n):
+            if labels[v] >= 0:
+                continue
+            best = -1
+            best_len = -1.0
+            for e in range(indptr[v], indptr[v + 1]):
+                lu = labels[indices[e]]
+                if lu < 0:
+                    continue
+                tot = 0.0
+                for f in range(indptr[v], indptr[v + 1]):
+                    if labels[indices[f]] == lu:
+                        tot += length[f] + 1e-9
+                if tot > best_len or (tot == best_len and lu < best):
+                    best, best_len = lu, tot
+            if best >= 0:
+                new[v] = best
+                changed = True
+        labels[:] = new
+    return labels
+
+
+def bisection_labels(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    length: np.ndarray,
+    xy: np.ndarray,
+    weights: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    directions: int = 48,
+) -> np.ndarray:
+    """Recursive bisection by straight cuts balancing every weight, then contiguity repair.
+
+    Each set of units is cut in two by a straight line so each side holds ``k1 : k2``
+    of every weight as nearly as possible (by a ham-sandwich argument a direction
+    exists that splits two weights at once). Of ``directions`` angles (rotated by
+    the seed) and every cut position along each, the cut with the smallest max
+    deviation wins, ties (within 0.5 %) going to the shortest shared boundary; the
+    pieces are intersections of half-planes, so compact. Parts of a region cut off
+    from it are handed to the neighbour they share most boundary with.
+    """
+    n, m = weights.shape
+    labels = np.zeros(n, dtype=np.int64)
+    src = np.repeat(np.arange(n), np.diff(indptr))
+    base = rng.uniform(0.0, np.pi / directions)
+    angles = base + np.arange(directions) * np.pi / directions
+    todo = [(np.arange(n), 0, k)]
+    while todo:
+        idx, first, kk = todo.pop()
+        if kk == 1:
+            labels[idx] = first
+            continue
+        k1 = kk // 2
+        w = weights[idx] + 1e-12
+        tot = w.sum(axis=0)
+        inside = np.zeros(n, dtype=bool)
+        inside[idx] = True
+        cands = []
+        for a in angles:
+            proj = xy[idx, 0] * np.cos(a) + xy[idx, 1] * np.sin(a)
+            order = np.argsort(proj, kind="stable")
+            cum = np.cumsum(w[order], axis=0) / tot
+            dev = np.abs(cum - k1 / kk).max(axis=1)
+            lo, hi = k1 - 1, len(idx) - (kk - k1)  # at least k1 / k2 units per side
+            cut = lo + int(np.argmin(dev[lo:hi])) + 1
+            cands.append((float(dev[cut - 1]), order, cut))
+        best_dev = min(c[0] for c in cands)
+        best = None
+        for dev, order, cut in cands:
+            if dev > best_dev + 0.005:
+                continue
+            side = np.zeros(n, dtype=bool)
+            side[idx[order[:cut]]] = True
+            e = inside[src] & inside[indices] & (side[src] != side[indices])
+            cost = length[e].sum()
+            if best is None or cost < best[0]:
+                best = (cost, idx[order[:cut]], idx[order[cut:]])
+        todo.append((best[1], first, k1))
+        todo.append((best[2], first + k1, kk - k1))
+    load = weights.mean(axis=1)
+    # repair: keep each region's heaviest part, hand the rest to neighbours
+    comp = _label_parts(indptr, indices, labels)
+    part_load = np.bincount(comp, weights=load + 1e-9)
+    part_label = np.zeros(len(part_load), dtype=np.int64)
+    part_label[comp] = labels
+    keep = np.zeros(len(part_load), dtype=bool)
+    order = np.lexsort((-part_load, part_label))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = part_label[order][1:] != part_label[order][:-1]
+    keep[order[first]] = True
+    labels = np.where(keep[comp], labels, -1)
+    return _absorb(indptr, indices, length, labels)

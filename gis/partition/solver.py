@@ -32,7 +32,7 @@ from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.graph import UnitGraph, build_graph, parts_of
 from gis.partition.moves import local_search
 from gis.partition.objective import Score, score
-from gis.partition.seeding import initial_labels
+from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
 
 AREA = "area"
@@ -150,7 +150,12 @@ def _solve_group(
         return np.zeros(g.n, dtype=np.int64)
     best, best_key = None, None
     for attempt in range(max(1, restarts)):
-        labels = initial_labels(g.indptr, g.indices, g.centroid, g.area, w, imp, k, rng, pre=pre)
+        if (pre >= 0).any():
+            labels = initial_labels(
+                g.indptr, g.indices, g.centroid, g.area, w, imp, k, rng, pre=pre
+            )
+        else:
+            labels = bisection_labels(g.indptr, g.indices, g.length, g.centroid, w, k, rng)
         order = rng.permutation(g.n).astype(np.int64)
         dev = _improve(g, w, labels, k, band, locked, order, max_sweeps)
         if dev > tolerance:  # balance only, with a zero band, then compact inside the band

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,8 +32,12 @@ from gis.validate import as_multi, validate_frame
 
 PLAN_VERSION_KEY = "plan_version"
 
-#: checks run inside publish before anything changes; each raises to refuse (issue: coverage gate)
-PublishCheck = Callable[["Store", Plan], None]
+#: checks run inside publish before anything changes; each raises to refuse (issue: coverage gate),
+#: or returns derived rows to store with the publish ({table: frame}; this plan's rows of those
+#: tables are replaced in the publish transaction). ``plan.extra["acknowledge"]`` holds the
+#: warning kinds the publisher acknowledged; a check may put a summary of what it let pass
+#: in ``plan.extra["acknowledged_findings"]`` for the recorded event.
+PublishCheck = Callable[["Store", Plan], "Mapping[str, pd.DataFrame] | None"]
 
 
 @dataclass(frozen=True)
@@ -272,11 +276,13 @@ class Store(ABC):
             self._delete(tx, "grids", {"plan_id": plan_id})
             self._delete(tx, "plans", {"id": plan_id})
 
-    def publish(self, plan_id: int) -> Plan:
+    def publish(self, plan_id: int, *, acknowledge: Iterable[str] | None = None) -> Plan:
         """Make a draft the published plan of its layer, in one transaction.
 
         The predecessor is archived and the store-wide plan version bumped; the
-        registered ``publish_checks`` run first and may refuse.
+        registered ``publish_checks`` run first and may refuse. ``acknowledge``
+        names warning kinds the publisher accepts; when given, the acknowledgement
+        is recorded in ``plan_events`` in the same transaction.
         """
         plan = self.plan(plan_id)
         if plan.status != PlanStatus.DRAFT:
@@ -289,8 +295,11 @@ class Store(ABC):
                 f"Plan {plan_id} has no grids; nothing to publish",
                 f"方案 {plan_id} 没有网格，无法发布",
             )
+        acknowledged = sorted({str(k) for k in acknowledge or ()})
+        plan.extra["acknowledge"] = acknowledged
+        derived: dict[str, pd.DataFrame] = {}
         for check in self.publish_checks:
-            check(self, plan)
+            derived.update(check(self, plan) or {})
         now = utcnow()
         with self._transaction() as tx:
             self._update(
@@ -310,6 +319,13 @@ class Store(ABC):
                     f"Plan {plan_id} was published by someone else meanwhile",
                     f"方案 {plan_id} 已被他人发布",
                 )
+            for table, rows in derived.items():
+                self._delete(tx, table, {"plan_id": plan_id})
+                self._insert(tx, table, rows.assign(plan_id=plan_id))
+            if acknowledged:
+                detail = {"kinds": acknowledged, "findings": plan.extra.get("acknowledged_findings", {})}
+                event = {"plan_id": plan_id, "kind": "acknowledged_warnings", "at": now, "detail": detail}
+                self._insert(tx, "plan_events", pd.DataFrame([event]))
             version = int(self._get_meta(PLAN_VERSION_KEY, tx) or 0) + 1
             self._set_meta(tx, PLAN_VERSION_KEY, str(version))
             self._after_publish(tx, version)
