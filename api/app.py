@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import dispatch, health, lookup, maps, plans
+from api.routers import coverage, dispatch, health, lookup, maps, plans
+from gis.coverage.gate import install as install_gate
 from gis.live import LiveEngine
 from gis.settings import Settings
 from gis.store import Store, open_store
@@ -26,7 +27,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = store if store is not None else open_store(settings.store.resolved_url())
+        app.state.store = store if store is not None else install_gate(open_store(settings.store.resolved_url()))
         app.state.live = LiveEngine(app.state.store, poll_timeout=settings.lookup_poll_s).start()
         try:
             yield
@@ -47,10 +48,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     errors.register(app)
     app.include_router(health.router)
     app.include_router(plans.router)
+    app.include_router(coverage.router)
     app.include_router(lookup.router)
     app.include_router(dispatch.router)
     app.mount("/static", StaticFiles(directory=dispatch.STATIC), name="static")
     app.include_router(maps.router)
+
+    @app.get("/ping", include_in_schema=False)
+    async def ping() -> PlainTextResponse:
+        """A no-op: the benchmark's yardstick for what the framework itself costs."""
+        return PlainTextResponse("pong")
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -40,9 +40,10 @@ def _url(db: str | None) -> str:
 
 
 def _open(db: str | None):
+    from gis.coverage.gate import install
     from gis.store import open_store
 
-    return open_store(_url(db))
+    return install(open_store(_url(db)))  # publishing goes through the coverage gate
 
 
 def friendly(fn: Callable) -> Callable:
@@ -266,10 +267,18 @@ def plan_list(layer: Annotated[str | None, typer.Option()] = None, db: DbOption 
 
 @plan_app.command("publish")
 @friendly
-def plan_publish(plan_id: int, db: DbOption = None) -> None:
-    """Make a draft the published plan of its layer (its predecessor is archived)."""
+def plan_publish(
+    plan_id: int,
+    acknowledge: Annotated[
+        list[str] | None, typer.Option("--acknowledge", help="Accept coverage warnings of this kind (repeatable)")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Make a draft the published plan of its layer (its predecessor is archived).
+
+    Refused while the coverage check finds errors or unacknowledged warnings."""
     with _open(db) as store:
-        p = store.publish(plan_id)
+        p = store.publish(plan_id, acknowledge=acknowledge)
         typer.echo(f"published plan {p.id} ({p.layer_key} v{p.version}); store plan version {store.plan_version()}")
 
 
@@ -304,6 +313,13 @@ def layer_add(
     with _open(db) as store:
         store.add_layer(key, name_zh, name_en, max_level)
         typer.echo(f"added layer {key}")
+
+
+from gis.cli_coverage import app as coverage_app  # noqa: E402  (defined after the shared helpers)
+from gis.cli_coverage import stats_command  # noqa: E402
+
+app.add_typer(coverage_app, name="coverage")
+app.command("stats")(stats_command)
 
 
 def main() -> None:  # pragma: no cover - console entry

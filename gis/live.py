@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from gis.lookup.engine import LayerData, Snapshot, build_snapshot
+from gis.lookup.engine import LayerData, Snapshot, build_snapshot, warm
 from gis.model import PlanStatus
 from gis.search import build_places
 from gis.store import Store
@@ -33,7 +33,9 @@ def load_snapshot(store: Store) -> Snapshot:
         layers.append(LayerData(plan.layer_key, names.get(plan.layer_key, plan.layer_key), plan, grids, store.people(plan.id)))
     layers.sort(key=lambda d: d.key)
     places = build_places(store.read("admin_units"), store.read("lines"))
-    return build_snapshot(version, layers, store.read("enterprises"), places)
+    snap = build_snapshot(version, layers, store.read("enterprises"), places)
+    warm(snap)
+    return snap
 
 
 class LiveEngine:

@@ -212,7 +212,7 @@ def sample_server(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copy(sample_gpkg, db)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gis.cli", "serve", "--port", str(port), "--db", str(db)],
+        [sys.executable, "-m", "gis", "serve", "--port", str(port), "--db", str(db)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -62,7 +62,7 @@ def test_header_and_spatial_index_follow_the_spec(gpkg_store: GeoPackageStore) -
     ext = conn.execute(
         "SELECT table_name FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index' ORDER BY 1"
     ).fetchall()
-    assert [r[0] for r in ext] == ["admin_units", "enterprises", "grids", "incidents", "lines"]
+    assert [r[0] for r in ext] == ["admin_units", "enterprises", "grid_simplified", "grids", "incidents", "lines"]
     rtree = np.array(conn.execute("SELECT minx, maxx, miny, maxy FROM rtree_grids_geom ORDER BY id").fetchall())
     b = shapely.bounds(grids().geometry.to_numpy())
     assert np.allclose(rtree, b[:, [0, 2, 1, 3]], atol=1e-5)  # R-tree stores float32

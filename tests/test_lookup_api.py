@@ -39,10 +39,10 @@ def _plan_frames(shift: float = 0.0) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame
     ).rename_geometry("geom")
     people = gpd.GeoDataFrame(
         {
-            "grid_code": ["310116", "310116101", "310116102", "310116102"],
-            "role": ["grid_leader", "grid_leader", "grid_leader", "grid_worker"],
-            "name": ["张伟", "李娜", "王芳", "刘洋"],
-            "phone": ["021-57921234", "13912345678", "13812345678", "13712345678"],
+            "grid_code": ["310116", "310116101", "310116102", "310116102", "310116", "310116101", "310116102"],
+            "role": ["grid_leader", "grid_leader", "grid_leader", "grid_worker"] + ["responsible_officer"] * 3,
+            "name": ["张伟", "李娜", "王芳", "刘洋", "赵军", "钱进", "孙丽"],
+            "phone": ["021-57921234", "13912345678", "13812345678", "13712345678", "13600000001", "13600000002", "13600000003"],
         }
     )
     return grids, people
@@ -170,7 +170,7 @@ def test_grid_detail_with_ancestry_children_and_people(client: TestClient) -> No
     d = client.get("/grids/310116102").json()
     layer = d["layers"][0]
     assert [g["code"] for g in layer["ancestry"]] == ["310116", "310116102"]
-    assert {p["name"] for p in layer["grid"]["people"]} == {"王芳", "刘洋"}
+    assert {p["name"] for p in layer["grid"]["people"]} == {"王芳", "刘洋", "孙丽"}
     top = client.get("/grids/310116").json()["layers"][0]
     assert sorted(c["code"] for c in top["children"]) == ["310116101", "310116102"]
     assert client.get("/grids/999").status_code == 404
@@ -236,7 +236,7 @@ def test_publish_from_another_process_is_seen_within_2_s(client: TestClient, pub
     grids, people = _plan_frames(shift=0.05)
     pid = published.write({"grids": grids, "people": people}, plan=NewPlan("environment", "v2")).plan_id
     proc = subprocess.run(
-        [sys.executable, "-m", "gis.cli", "plan", "publish", str(pid), "--db", published.url.removeprefix("gpkg://")],
+        [sys.executable, "-m", "gis", "plan", "publish", str(pid), "--db", published.url.removeprefix("gpkg://")],
         capture_output=True,
         text=True,
         timeout=60,

@@ -84,7 +84,7 @@ def _draft_with_grids(store: PostGISStore, layer: str = "environment") -> int:
 def test_init_twice_is_idempotent(pg_store: PostGISStore) -> None:
     pg_store.init()
     pg_store.init()
-    assert _sql(pg_store, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert _sql(pg_store, "SELECT version_num FROM alembic_version") == [("0002",)]
     layers = pg_store.layers()
     assert sorted(layers["key"]) == sorted(k for k, *_ in DEFAULT_LAYERS)
     assert layers["key"].is_unique

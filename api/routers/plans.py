@@ -70,8 +70,14 @@ def plan(plan_id: int, store: StoreDep) -> Plan:
 
 
 @router.post("/plans/{plan_id}/publish", response_model=Published, summary="Publish a draft plan")
-def publish(plan_id: int, store: StoreDep) -> Published:
-    p = store.publish(plan_id)
+def publish(
+    plan_id: int,
+    store: StoreDep,
+    acknowledge: Annotated[
+        list[str] | None, Query(description="Coverage warning kinds accepted for this publish (repeatable)")
+    ] = None,
+) -> Published:
+    p = store.publish(plan_id, acknowledge=acknowledge)
     return Published(plan=Plan.of(p), plan_version=store.plan_version())
 
 

@@ -43,7 +43,6 @@ from gis.coverage.check import (
     _prepare,
     check_coverage,
 )
-from gis.crs import geoms_to_store
 from gis.errors import Conflict, Problem
 from gis.validate import as_multi
 
@@ -101,7 +100,8 @@ def repair_coverage(
     th = thresholds or Thresholds()
     before = check_coverage(grids, people, outline, thresholds=th)
     too_wide = [
-        f for f in before.findings
+        f
+        for f in before.findings
         if f.kind in ("gap", "overlap", "crosses_parent", "sliver")
         and f.detail.get("against") != "outline"
         and (f.width_m or 0.0) > gap_width_m
@@ -121,7 +121,9 @@ def repair_coverage(
     ctx = _Ctx(frame, before.projected_crs, th)
     new = ctx.work.copy()
     steps: dict[int, list[str]] = {}
-    for i in np.flatnonzero(ctx.work_ok & ~shapely.is_valid(np.where(ctx.work_ok, ctx.metric, None))):
+    for i in np.flatnonzero(
+        ctx.work_ok & ~shapely.is_valid(np.where(ctx.work_ok, np.asarray(frame["geom"].to_numpy(), dtype=object), None))
+    ):
         steps.setdefault(int(i), []).append("made valid")
 
     levels = sorted({int(v) for v in ctx.levels[ctx.work_ok]})
@@ -134,7 +136,10 @@ def repair_coverage(
             new[order[has]] = shapely.intersection(new[order[has]], new[parent[has]])
         if len(order) > 1:
             new[order] = shapely.coverage_clean(
-                new[order], gap_width=gap_width_m, snapping_distance=snap_m, merge_strategy="min_index"
+                new[order],
+                gap_width=gap_width_m * ctx.deg_per_m,  # the overlay runs in the store CRS
+                snapping_distance=snap_m * ctx.deg_per_m,
+                merge_strategy="min_index",
             )
         if has.any():
             new[order[has]] = shapely.intersection(new[order[has]], new[parent[has]])
@@ -143,17 +148,23 @@ def repair_coverage(
 
     changes: list[Change] = list(removed)
     for i in np.flatnonzero(ctx.work_ok):
-        old, cur = ctx.metric[i], new[i]
-        old_v = ctx.work[i]
-        gained = float(shapely.area(shapely.difference(cur, old_v)))
-        lost = float(shapely.area(shapely.difference(old_v, cur)))
+        old_v, cur = ctx.work[i], new[i]
+        gained = float(ctx.area(shapely.difference(cur, old_v))[0])
+        lost = float(ctx.area(shapely.difference(old_v, cur))[0])
         s = steps.get(int(i), [])
         if gained > th.noise_area_m2 or lost > th.noise_area_m2:
             s = [*s, "coverage repaired"]
         if s:
             changes.append(
-                Change(str(ctx.codes[i]), int(ctx.levels[i]), round(float(shapely.area(old)), 3),
-                       round(float(shapely.area(cur)), 3), round(gained, 3), round(lost, 3), tuple(s))
+                Change(
+                    str(ctx.codes[i]),
+                    int(ctx.levels[i]),
+                    round(float(ctx.area(old_v)[0]), 3),
+                    round(float(ctx.area(cur)[0]), 3),
+                    round(gained, 3),
+                    round(lost, 3),
+                    tuple(s),
+                )
             )
 
     out = grids.copy()
@@ -161,7 +172,7 @@ def repair_coverage(
         out = out.rename_geometry("geom")
     geoms = np.asarray(out["geom"].to_numpy(), dtype=object).copy()
     ok = ctx.work_ok
-    geoms[ok] = as_multi(geoms_to_store(new[ok], ctx.crs))
+    geoms[ok] = as_multi(new[ok])
     out["geom"] = geoms
     after = check_coverage(out, people, outline, thresholds=th)
     return RepairResult(out, changes, before, after)
@@ -169,7 +180,9 @@ def repair_coverage(
 
 def _problem(f: Finding) -> Problem:
     size = f" ({f.width_m} m wide, {f.area_m2} m^2)" if f.width_m is not None else ""
-    return Problem(f"{f.kind}: {f.message}{size}", f"{f.kind}：{f.message_zh}{size}", "grids", None, "geom")
+    return Problem(
+        f"{f.kind}: {f.message}{size}", f"{f.kind}：{f.message_zh}{size}", "grids", None, "geom"
+    )
 
 
 def _drop_exact_duplicates(grids: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Change]]:
@@ -183,9 +196,23 @@ def _drop_exact_duplicates(grids: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
     for i, c in enumerate(codes):
         if c not in first:
             first[c] = i
-        elif geoms[i] is not None and geoms[first[c]] is not None and bool(shapely.equals(geoms[i], geoms[first[c]])):
+        elif (
+            geoms[i] is not None
+            and geoms[first[c]] is not None
+            and bool(shapely.equals(geoms[i], geoms[first[c]]))
+        ):
             drop[i] = True
-            changes.append(Change(c, int(grids["level"].iloc[i]), 0.0, 0.0, 0.0, 0.0, ("removed exact duplicate row",)))
+            changes.append(
+                Change(
+                    c,
+                    int(grids["level"].iloc[i]),
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    ("removed exact duplicate row",),
+                )
+            )
     if not drop.any():
         return grids, []
     return grids[~drop].reset_index(drop=True), changes
@@ -205,7 +232,7 @@ def _fill_parents(ctx: _Ctx, new: np.ndarray, children: np.ndarray, parents: np.
     for p in np.unique(parents):
         kids = children[parents == p]
         residual = shapely.difference(new[p], shapely.union_all(new[kids]))
-        pieces = _pieces(residual, th.noise_area_m2 / 10)
+        pieces = _pieces(ctx, residual, th.noise_area_m2 / 10)
         if not len(pieces):
             continue
         boundaries = shapely.boundary(new[kids])

@@ -115,9 +115,9 @@ def orient(ax, ay, bx, by, cx, cy):
 @njit(cache=True, nogil=True, inline="always")
 def _mixed_cover(px, py, x1, yr, e0, e1, k0, k, ec, el, gref, par, on):
     """Fill par[:k] | on[:k]: which local grids of a mixed cell cover (px, py)."""
-    for l in range(k):
-        par[l] = gref[k0 + l]
-        on[l] = 0
+    for q in range(k):
+        par[q] = gref[k0 + q]
+        on[q] = 0
     for t in range(e0, e1):
         code = el[t]
         loc = code >> 2
@@ -196,9 +196,9 @@ def _locate_point(px, py, prm, ncols, nrows, cellval, colx, yrs, mstart, ec, el,
     k0 = mstart[mid, 1]
     k = mstart[mid + 1, 1] - k0
     _mixed_cover(px, py, colx[col + 1], yrs[row], mstart[mid, 0], mstart[mid + 1, 0], k0, k, ec, el, gref, par, on)
-    for l in range(k):
-        if par[l] or on[l]:
-            return gid[k0 + l]
+    for q in range(k):
+        if par[q] or on[q]:
+            return gid[k0 + q]
     return -1
 
 
@@ -229,9 +229,9 @@ def locate_batch(xs, ys, out, prm, ncols, nrows, maxk, cellval, colx, yrs, mstar
         k = mstart[mid + 1, 1] - k0
         _mixed_cover(px, py, colx[col + 1], yrs[row], mstart[mid, 0], mstart[mid + 1, 0], k0, k, ec, el, gref, par, on)
         res = -1
-        for l in range(k):
-            if par[l] or on[l]:
-                res = gid[k0 + l]
+        for q in range(k):
+            if par[q] or on[q]:
+                res = gid[k0 + q]
                 break
         out[i] = res
 
@@ -265,14 +265,14 @@ def covering_one(px, py, prm, ncols, nrows, maxk, cellval, colx, yrs, mstart, ec
     on = np.empty(maxk, dtype=np.uint8)
     _mixed_cover(px, py, colx[col + 1], yrs[row], mstart[mid, 0], mstart[mid + 1, 0], k0, k, ec, el, gref, par, on)
     n = 0
-    for l in range(k):
-        if par[l] or on[l]:
+    for q in range(k):
+        if par[q] or on[q]:
             n += 1
     res = np.empty(n, dtype=np.int64)
     n = 0
-    for l in range(k):
-        if par[l] or on[l]:
-            res[n] = gid[k0 + l]
+    for q in range(k):
+        if par[q] or on[q]:
+            res[n] = gid[k0 + q]
             n += 1
     return res
 

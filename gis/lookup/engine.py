@@ -165,6 +165,18 @@ def build_snapshot(
     return snap
 
 
+def warm(snap: Snapshot) -> None:
+    """Answer one point per layer so compiled kernels and caches are ready before the
+    first real request (a service swaps a snapshot in only after warming it)."""
+    for layer in snap.layers.values():
+        top = layer.indexes[layer.levels[0]]
+        if len(top):
+            p = shapely.point_on_surface(top.geoms[0])
+            answer_layer(layer, p.x, p.y, LookupOptions())
+            for index in layer.indexes.values():
+                index.locate(np.array([p.x]), np.array([p.y]))
+
+
 # ---------------------------------------------------------------------- input
 
 

@@ -42,6 +42,9 @@ MIN_CELLS = 256
 MAX_CELLS = 1 << 23
 #: batches at least this long are split over threads
 PARALLEL_MIN = 100_000
+#: the raster origin sits this many cells before the extent (an odd fraction, so that
+#: column lines rarely meet vertices; when they do, the origin moves on)
+ORIGIN_SHIFT = 1.0137
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -100,7 +103,7 @@ class _Raster:
         ys_sorted = np.unique(ys)
 
         # column lines at no vertex's x (shift the origin by an odd fraction until so)
-        ox = minx - size * 1.0137
+        ox = minx - size * ORIGIN_SHIFT
         for attempt in range(16):
             colx = ox + np.arange(ncols + 1, dtype=np.float64) * size
             j = np.rint((ux - ox) / size).astype(np.int64)
@@ -113,7 +116,7 @@ class _Raster:
             ox -= size * 0.0731 * (attempt + 1)
         else:  # pragma: no cover - needs vertices on every shifted line
             raise RuntimeError("GridIndex: no column lines clear of the vertices")
-        oy = miny - size * 1.0173
+        oy = miny - size * ORIGIN_SHIFT
 
         # edges of each cell (CSR)
         ncells = ncols * nrows

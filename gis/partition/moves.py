@@ -23,9 +23,13 @@ from gis.partition.objective import band_penalty, grid_tallies, polsby_popper
 @numba.njit(cache=True)
 def local_search(
     indptr, indices, length, weights, area, perimeter, labels, k, band, locked, order,
-    max_sweeps, compact, damage=np.inf,
+    max_sweeps, compact, damage, inv_target,
 ):
-    """Improve ``labels`` in place; returns (sweeps run, moves made, final band penalty)."""
+    """Improve ``labels`` in place; returns (sweeps run, moves made, final band penalty).
+
+    ``inv_target[d]`` scales grid d's tallies so its target is 1 (all ones for k equal
+    grids; ``1 / k1`` and ``1 / k2`` when a bisection splits a set ``k1 : k2``).
+    """
     n, m = weights.shape
     wsum, asum, psum, size = grid_tallies(
         labels, k, weights, area, perimeter, indptr, indices, length
@@ -81,13 +85,15 @@ def local_search(
             for c in range(cnt):
                 g = nb_lab[c]
                 dv = 0.0
+                td = inv_target[d]
+                tg = inv_target[g]
                 for j in range(m):
                     x = weights[v, j]
                     dv += (
-                        band_penalty(wsum[d, j] - x, band)
-                        + band_penalty(wsum[g, j] + x, band)
-                        - band_penalty(wsum[d, j], band)
-                        - band_penalty(wsum[g, j], band)
+                        band_penalty((wsum[d, j] - x) * td, band)
+                        + band_penalty((wsum[g, j] + x) * tg, band)
+                        - band_penalty(wsum[d, j] * td, band)
+                        - band_penalty(wsum[g, j] * tg, band)
                     )
                 pe_new = psum[g] + perimeter[v] - 2.0 * nb_len[c]
                 dc = 0.0
@@ -128,5 +134,84 @@ def local_search(
     total = 0.0
     for d in range(k):
         for j in range(m):
-            total += band_penalty(wsum[d, j], band)
+            total += band_penalty(wsum[d, j] * inv_target[d], band)
     return sweeps, moves, total
+
+
+DAMAGE_STEPS = (0.0, 0.001, 0.005, 0.02, 0.1, np.inf)
+
+
+def refine(g, w, labels, k, band, locked, order, max_sweeps, inv_target=None) -> float:
+    """Local search with a rising cap on the compactness a balancing move may cost.
+
+    Returns the max relative deviation of any weight of any grid from its target.
+    """
+    it = np.ones(k) if inv_target is None else np.asarray(inv_target, dtype=float)
+    for damage in DAMAGE_STEPS:
+        _, _, pen = local_search(
+            g.indptr, g.indices, g.length, w, g.area, g.perimeter, labels, k, band,
+            locked, order, max_sweeps, True, damage, it,
+        )
+        if pen <= 0.0:
+            break
+    return _max_dev(w, labels, k, it)
+
+
+def _max_dev(w, labels, k, it):
+    tallies = np.zeros((k, w.shape[1]))
+    np.add.at(tallies, labels, w)
+    return float(np.abs(tallies * it[:, None] - 1.0).max())
+
+
+@numba.njit(cache=True)
+def diffuse(indptr, indices, x, steps):
+    """``x`` spread over the graph: ``steps`` rounds of averaging with the neighbours.
+
+    The total is kept (rescaled), so targets do not change; a unit with no weight of
+    its own gets some from weighty units nearby, which gives the moves a slope to
+    follow across empty land.
+    """
+    n = len(x)
+    cur = x.copy()
+    nxt = np.empty(n)
+    tot = x.sum()
+    for _ in range(steps):
+        for v in range(n):
+            s = cur[v]
+            for e in range(indptr[v], indptr[v + 1]):
+                s += cur[indices[e]]
+            nxt[v] = s / (indptr[v + 1] - indptr[v] + 1)
+        cur, nxt = nxt, cur
+    s = cur.sum()
+    if s > 0.0:
+        cur *= tot / s
+    return cur
+
+
+def balance(g, w, labels, k, band, locked, order, max_sweeps, inv_target=None,
+            rounds: int = 4) -> float:
+    """:func:`refine`, with a weight ladder to cross ridges and plateaus.
+
+    Single-unit moves stall in two ways: when the only way to shed one weight is to
+    also shed another that is already balanced (every move makes one of them worse),
+    and when the units along a border carry none of the weight that is off (every
+    move is neutral). Then the worst weight alone, diffused over the graph
+    (:func:`diffuse`) so empty units lead toward weighty ones, is balanced with the
+    others floating, and all weights together again; the diffusion is halved each
+    round until it is the weight itself.
+    """
+    it = np.ones(k) if inv_target is None else np.asarray(inv_target, dtype=float)
+    dev = refine(g, w, labels, k, band, locked, order, max_sweeps, it)
+    m = w.shape[1]
+    steps = int(min(64, max(4, np.sqrt(g.n / k))))
+    for _ in range(rounds):
+        if dev <= band * 1.0001:
+            break
+        tallies = np.zeros((k, m))
+        np.add.at(tallies, labels, w)
+        worst = int(np.abs(tallies * it[:, None] - 1.0).max(axis=0).argmax())
+        x = diffuse(g.indptr, g.indices, np.ascontiguousarray(w[:, worst]), steps)
+        refine(g, x[:, None].copy(), labels, k, band, locked, order, max_sweeps, it)
+        dev = refine(g, w, labels, k, band, locked, order, max_sweeps, it)
+        steps //= 2
+    return dev

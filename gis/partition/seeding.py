@@ -1,14 +1,23 @@
-"""The initial solution: balanced, compact regions grown from k spread centres.
+"""The initial solution: recursive bisection, or regions grown from k centres.
 
+Recursive bisection (:func:`bisection_labels`, the default): a connected set that
+must hold kk grids is split ``kk // 2 : kk - kk // 2`` on every weight at once. The
+candidate cuts are straight lines over 48 directions and, along each direction, two
+*sweeps* (:func:`sweep_order`: a front that moves along the direction through shared
+edges, so every prefix is connected and a cut never jumps across a bay); each at the
+position with the smallest max deviation. The best are made contiguous (parts cut
+off a side join the side they touch), polished by two-way boundary moves with a
+weight ladder (:func:`gis.partition.moves.balance`), and the most compact one that
+reaches the band wins. Each side is then re-normalised to its own totals.
+
+Growth (:func:`initial_labels`, used with locked units or fixed seeds):
 1. Centres: weighted k-means++ on the unit centroids (seeded generator), refined by
    a few weighted Lloyd steps, so centres sit where the workload is.
-2. Growth (:func:`flood`): every region grows from its seed unit through shared
-   edges, a unit going to the region whose priority ``|x - c_r|^2 - offset_r`` is
-   lowest among the regions that reach it. Each unit is claimed from a neighbour of
-   the same region, so every region is connected by construction.
-3. Balancing: offsets are raised for light regions and lowered for heavy ones, and
-   centres move to their region's centroid (a capacity-constrained power diagram on
-   the graph), for a fixed number of rounds; the best-balanced round is kept.
+2. :func:`flood`: every region grows from its seed unit through shared edges, a
+   unit going to the region whose priority ``|x - c_r|^2 - offset_r`` is lowest
+   among the regions that reach it, so every region is connected by construction.
+3. Offsets are raised for light regions and lowered for heavy ones, and centres move
+   to their region's centroid, for a fixed number of rounds; the best round is kept.
 Locked units and fixed seeds are pre-assigned and never claimed by another region.
 """
 
@@ -18,6 +27,9 @@ import heapq
 
 import numba
 import numpy as np
+
+from gis.partition.moves import balance
+from gis.partition.objective import grid_tallies
 
 
 @numba.njit(cache=True)
@@ -232,66 +244,42 @@ def _absorb(indptr, indices, length, labels):
     return labels
 
 
-def bisection_labels(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    length: np.ndarray,
-    xy: np.ndarray,
-    weights: np.ndarray,
-    k: int,
-    rng: np.random.Generator,
-    directions: int = 48,
-) -> np.ndarray:
-    """Recursive bisection by straight cuts balancing every weight, then contiguity repair.
+@numba.njit(cache=True)
+def sweep_order(indptr, indices, proj):
+    """Units in the order a front sweeping along ``proj`` reaches them through edges.
 
-    Each set of units is cut in two by a straight line so each side holds ``k1 : k2``
-    of every weight as nearly as possible (by a ham-sandwich argument a direction
-    exists that splits two weights at once). Of ``directions`` angles (rotated by
-    the seed) and every cut position along each, the cut with the smallest max
-    deviation wins, ties (within 0.5 %) going to the shortest shared boundary; the
-    pieces are intersections of half-planes, so compact. Parts of a region cut off
-    from it are handed to the neighbour they share most boundary with.
+    Starts at the unit of least ``proj`` and always takes the reached unit of least
+    ``proj`` next, so every prefix of the order is connected (a straight sweep line
+    that bends around bays instead of jumping across them).
     """
-    n, m = weights.shape
-    labels = np.zeros(n, dtype=np.int64)
-    src = np.repeat(np.arange(n), np.diff(indptr))
-    base = rng.uniform(0.0, np.pi / directions)
-    angles = base + np.arange(directions) * np.pi / directions
-    todo = [(np.arange(n), 0, k)]
-    while todo:
-        idx, first, kk = todo.pop()
-        if kk == 1:
-            labels[idx] = first
-            continue
-        k1 = kk // 2
-        w = weights[idx] + 1e-12
-        tot = w.sum(axis=0)
-        inside = np.zeros(n, dtype=bool)
-        inside[idx] = True
-        cands = []
-        for a in angles:
-            proj = xy[idx, 0] * np.cos(a) + xy[idx, 1] * np.sin(a)
-            order = np.argsort(proj, kind="stable")
-            cum = np.cumsum(w[order], axis=0) / tot
-            dev = np.abs(cum - k1 / kk).max(axis=1)
-            lo, hi = k1 - 1, len(idx) - (kk - k1)  # at least k1 / k2 units per side
-            cut = lo + int(np.argmin(dev[lo:hi])) + 1
-            cands.append((float(dev[cut - 1]), order, cut))
-        best_dev = min(c[0] for c in cands)
-        best = None
-        for dev, order, cut in cands:
-            if dev > best_dev + 0.005:
-                continue
-            side = np.zeros(n, dtype=bool)
-            side[idx[order[:cut]]] = True
-            e = inside[src] & inside[indices] & (side[src] != side[indices])
-            cost = length[e].sum()
-            if best is None or cost < best[0]:
-                best = (cost, idx[order[:cut]], idx[order[cut:]])
-        todo.append((best[1], first, k1))
-        todo.append((best[2], first + k1, kk - k1))
-    load = weights.mean(axis=1)
-    # repair: keep each region's heaviest part, hand the rest to neighbours
+    n = len(proj)
+    seen = np.zeros(n, dtype=np.bool_)
+    out = np.empty(n, dtype=np.int64)
+    heap = [(0.0, np.int64(0))]
+    heap.pop()
+    top = 0
+    rest = np.argsort(proj)
+    r = 0
+    while top < n:
+        while seen[rest[r]]:
+            r += 1
+        s = rest[r]
+        seen[s] = True
+        heapq.heappush(heap, (proj[s], s))
+        while len(heap) > 0:
+            _, v = heapq.heappop(heap)
+            out[top] = v
+            top += 1
+            for e in range(indptr[v], indptr[v + 1]):
+                u = indices[e]
+                if not seen[u]:
+                    seen[u] = True
+                    heapq.heappush(heap, (proj[u], u))
+    return out
+
+
+def _repair(indptr, indices, length, labels, load):
+    """Keep each label's heaviest connected part; hand the other parts to neighbours."""
     comp = _label_parts(indptr, indices, labels)
     part_load = np.bincount(comp, weights=load + 1e-9)
     part_label = np.zeros(len(part_load), dtype=np.int64)
@@ -301,5 +289,106 @@ def bisection_labels(
     first = np.ones(len(order), dtype=bool)
     first[1:] = part_label[order][1:] != part_label[order][:-1]
     keep[order[first]] = True
-    labels = np.where(keep[comp], labels, -1)
-    return _absorb(indptr, indices, length, labels)
+    out = np.where(keep[comp], labels, -1)
+    return _absorb(indptr, indices, length, out)
+
+
+def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
+           max_sweeps: int, candidates: int = 24, slack: float = 0.25,
+           tries: int = 4) -> np.ndarray:
+    """Side (0/1) of every unit of a connected set cut ``k1 : k2`` on every weight.
+
+    ``wn`` sums to kk per weight. For each of ``angles``: the straight cut and the two
+    sweeps (forward, and backward from the far end), each at the position with the
+    smallest max deviation. The ``candidates`` least deviating are made contiguous and
+    re-scored; the most balanced and the ``tries - 1`` most compact within ``slack``
+    are polished by two-way moves (:func:`gis.partition.moves.balance`), and the most
+    compact that reaches ``2 * band`` wins (else the least deviating).
+    """
+    n = g.n
+    k1 = kk // 2
+    frac = k1 / kk
+    tot = wn.sum(axis=0)
+    lo, hi = k1 - 1, n - (kk - k1)
+    raw = []
+    orders = []
+    for a in angles:
+        proj = g.centroid[:, 0] * np.cos(a) + g.centroid[:, 1] * np.sin(a)
+        orders.append(np.argsort(proj, kind="stable"))
+        orders.append(sweep_order(g.indptr, g.indices, proj))
+        orders.append(sweep_order(g.indptr, g.indices, -proj)[::-1])
+    for order in orders:
+        cum = np.cumsum(wn[order], axis=0) / tot
+        dev = np.maximum(np.abs(cum / frac - 1.0), np.abs((1.0 - cum) / (1.0 - frac) - 1.0))
+        dev = dev.max(axis=1)
+        cut = lo + int(np.argmin(dev[lo:hi])) + 1
+        raw.append((float(dev[cut - 1]), order, cut))
+    raw.sort(key=lambda c: c[0])
+    load = wn.mean(axis=1)
+    inv_t = np.array([1.0 / k1, 1.0 / (kk - k1)])
+    cands = []
+    for _, order, cut in raw[:candidates]:
+        side = np.ones(n, dtype=np.int64)
+        side[order[:cut]] = 0
+        side = _repair(g.indptr, g.indices, g.length, side, load)
+        if side.min() == side.max():
+            continue
+        t, a, p, _ = grid_tallies(side, 2, wn, g.area, g.perimeter, g.indptr, g.indices,
+                                  g.length)
+        dev = float(np.abs(t * inv_t[:, None] - 1.0).max())
+        pp = 4.0 * np.pi * a / np.maximum(p, 1e-12) ** 2
+        cands.append((dev, float(pp.min() + pp.mean()), side))
+    # the most balanced cut and the most compact fairly balanced ones are polished by
+    # two-way moves; the most compact that reaches the band wins (else the most balanced)
+    cands.sort(key=lambda c: c[0])
+    trial = [cands[0]] + sorted(
+        (c for c in cands[1:] if c[0] <= max(slack, cands[0][0])), key=lambda c: -c[1]
+    )
+    trial = trial[:tries]
+    order = rng.permutation(n).astype(np.int64)
+    locked = np.zeros(n, dtype=np.bool_)
+    best = None
+    for _, _, side in trial:
+        dev = balance(g, wn, side, 2, band, locked, order, max_sweeps, inv_t)
+        t, a, p, _ = grid_tallies(side, 2, wn, g.area, g.perimeter, g.indptr, g.indices,
+                                  g.length)
+        pp = 4.0 * np.pi * a / np.maximum(p, 1e-12) ** 2
+        ok = dev <= 2.0 * band
+        key = (0 if ok else 1, 0.0 if ok else dev, -float(pp.min() + pp.mean()))
+        if best is None or key < best[0]:
+            best = (key, side)
+    side = best[1]
+    return side
+
+
+def bisection_labels(g, weights: np.ndarray, k: int, rng: np.random.Generator, *,
+                     band: float = 0.005, directions: int = 48,
+                     max_sweeps: int = 100) -> np.ndarray:
+    """Recursive bisection: compact straight cuts, repaired and balanced on every weight.
+
+    Each connected set of units that must hold kk grids is split ``k1 : k2``
+    (k1 = kk // 2) by :func:`_split`: of ``directions`` straight cuts (angles rotated
+    by the seed; by a ham-sandwich argument some direction splits two weights at once)
+    the best are made contiguous (parts cut off a side go to the side they touch) and
+    polished by two-way boundary moves, so each level passes on its error within
+    ``band`` instead of letting it pile up. Each side's weights are
+    re-normalised to its own total, spreading any residual evenly over its grids.
+    """
+    n, m = weights.shape
+    labels = np.zeros(n, dtype=np.int64)
+    base = rng.uniform(0.0, np.pi / directions)
+    angles = base + np.arange(directions) * np.pi / directions
+    todo = [(np.arange(n), 0, k)]
+    while todo:
+        idx, first, kk = todo.pop()
+        if kk == 1:
+            labels[idx] = first
+            continue
+        sg = g if len(idx) == g.n else g.subgraph(idx)
+        w = weights[idx]
+        wn = w * kk / np.maximum(w.sum(axis=0), 1e-300)
+        side = _split(sg, wn, kk, angles, band, rng, max_sweeps)
+        k1 = kk // 2
+        todo.append((idx[side == 0], first, k1))
+        todo.append((idx[side == 1], first + k1, kk - k1))
+    return labels

@@ -5,7 +5,9 @@ The steps, each in its own module:
 - units and their weights (:mod:`gis.partition.units`), in metres;
 - the adjacency graph with shared-edge lengths, islands joined by the documented
   rule (:mod:`gis.partition.graph`);
-- an initial solution grown from k centres and balanced by offsets
+- an initial solution by recursive bisection, each split a compact cut made
+  contiguous and balanced on every weight by two-way moves; with locked units or
+  fixed seeds, regions grown from k centres and balanced by offsets
   (:mod:`gis.partition.seeding`);
 - boundary-unit moves (:mod:`gis.partition.moves`) under the lexicographic objective
   of :mod:`gis.partition.objective` (every weight within a band around its mean
@@ -30,7 +32,7 @@ import pandas as pd
 from gis.errors import InvalidInput, Problem
 from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.graph import UnitGraph, build_graph, parts_of
-from gis.partition.moves import local_search
+from gis.partition.moves import balance, local_search, refine
 from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
@@ -115,23 +117,6 @@ def allot_k(totals: np.ndarray, k: int, sizes: np.ndarray) -> np.ndarray:
     return out
 
 
-_DAMAGE_STEPS = (0.0, 0.001, 0.005, 0.02, 0.1, np.inf)
-
-
-def _improve(g, w, labels, k, band, locked, order, max_sweeps) -> float:
-    """Local search with a rising cap on the compactness a balancing move may cost."""
-    for damage in _DAMAGE_STEPS:
-        _, _, pen = local_search(
-            g.indptr, g.indices, g.length, w, g.area, g.perimeter, labels, k, band,
-            locked, order, max_sweeps, True, damage,
-        )
-        if pen <= 0.0:
-            break
-    tallies = np.zeros((k, w.shape[1]))
-    np.add.at(tallies, labels, w)
-    return float(np.abs(tallies - 1.0).max())
-
-
 def _solve_group(
     g: UnitGraph,
     w: np.ndarray,
@@ -155,15 +140,18 @@ def _solve_group(
                 g.indptr, g.indices, g.centroid, g.area, w, imp, k, rng, pre=pre
             )
         else:
-            labels = bisection_labels(g.indptr, g.indices, g.length, g.centroid, w, k, rng)
+            labels = bisection_labels(g, w, k, rng, band=tolerance * 0.25)
         order = rng.permutation(g.n).astype(np.int64)
-        dev = _improve(g, w, labels, k, band, locked, order, max_sweeps)
+        dev = refine(g, w, labels, k, band, locked, order, max_sweeps)
         if dev > tolerance:  # balance only, with a zero band, then compact inside the band
             local_search(
                 g.indptr, g.indices, g.length, w, g.area, g.perimeter, labels, k, 0.0,
-                locked, order, max_sweeps, False,
+                locked, order, max_sweeps, False, np.inf, np.ones(k),
             )
-            dev = _improve(g, w, labels, k, min(band, tolerance * 0.9), locked, order, max_sweeps)
+            dev = refine(g, w, labels, k, min(band, tolerance * 0.9), locked, order, max_sweeps)
+        if dev > tolerance:  # still off: the weight ladder (diffused worst weight first)
+            dev = balance(g, w, labels, k, min(band, tolerance * 0.9), locked, order,
+                          max_sweeps)
         key = (dev > tolerance, dev if dev > tolerance else 0.0, attempt)
         if best_key is None or key < best_key:
             best, best_key = labels.copy(), key
