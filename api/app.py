@@ -17,6 +17,7 @@ from api import errors
 from api.routers import coverage, dispatch, health, lookup, maps, plans
 from gis.coverage.gate import install as install_gate
 from gis.live import LiveEngine
+from gis.lookup.engine import LookupOptions
 from gis.settings import Settings
 from gis.store import Store, open_store
 
@@ -43,6 +44,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.lookup_options = LookupOptions(
+        near_m=settings.lookup.near_m, snap_m=settings.lookup.snap_m, enterprise_m=settings.lookup.enterprise_m
+    )
     if store is not None:
         app.state.store = store
     errors.register(app)

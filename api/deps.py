@@ -1,4 +1,8 @@
-"""Request-scoped dependencies: the store the app was built with."""
+"""Request-scoped dependencies: the store, the live lookup engine, the settings.
+
+They are ``async`` on purpose: they only read ``app.state``, and a sync dependency
+would cost every request a hop to the thread pool.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,18 @@ from gis.settings import Settings
 from gis.store import Store
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_live(request: Request) -> LiveEngine:
+async def get_live(request: Request) -> LiveEngine:
     return request.app.state.live
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

@@ -299,22 +299,20 @@ def measure_postgis(geoms, codes, x, y, rank) -> tuple[float, np.ndarray, float]
     return t_join, rule_owner(arr[:, 0], arr[:, 1], rank, len(x)), t_load
 
 
-def measure_full_answer(geoms, codes, x, y) -> float | None:
-    """Median microseconds of one full answer (every layer) from gis.lookup.engine; None until it exists."""
-    try:
-        from gis.lookup import engine  # noqa: F401
-    except ImportError:
-        return None
-    return None  # the lead fills this in with the engine's API
+def service_figures(args) -> tuple[float | None, dict]:
+    """Full answers in process and the HTTP figures, on the sample district (bench/http_lookup.py)."""
+    if args.no_http and args.no_full:
+        return None, {}
+    import tempfile
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import http_lookup
 
-def measure_http(geoms, codes, x, y) -> dict | None:
-    """HTTP figures of GET /lookup (rps, no-op rps, p99, 100k batch); None until the route exists."""
-    try:
-        from api.app import create_app  # noqa: F401
-    except ImportError:
-        return None
-    return None  # the lead fills this in with the route
+    with tempfile.TemporaryDirectory() as tmp:
+        store = http_lookup.sample_store(Path(tmp))
+        full = None if args.no_full else round(http_lookup.measure_full_answer(store), 1)
+        http = {} if args.no_http else http_lookup.measure_http(store, seconds=args.http_seconds)
+    return full, http
 
 
 # ---------------------------------------------------------------- main
@@ -332,6 +330,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--single", type=int, default=10_000, help="locate_one calls")
     ap.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocess")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-http", action="store_true", help="skip the HTTP figures (needs Debian's wrk)")
+    ap.add_argument("--no-full", action="store_true", help="skip the full-answer figure")
+    ap.add_argument("--http-seconds", type=int, default=30, help="wrk duration per endpoint")
     args = ap.parse_args(argv)
 
     from gis.lookup.index import GridIndex
@@ -403,8 +404,7 @@ def main(argv: list[str] | None = None) -> dict:
     single_us = measure_single(index, rx[:nsingle], ry[:nsingle])
 
     rss = None if args.no_rss else measure_batch_rss(args.grids, args.points)
-    full_us = measure_full_answer(geoms, codes, x, y)
-    http = measure_http(geoms, codes, x, y) or {}
+    full_us, http = service_figures(args)
 
     ours_rate = n / ours_s
     strtree_rate = n / strtree_s
@@ -432,6 +432,12 @@ def main(argv: list[str] | None = None) -> dict:
           f"index: {index._raster.nbytes / 2**20:.1f} MB, raster {index._raster.ncols}x{index._raster.nrows}, "
           f"{index._raster.nmixed} mixed cells")
     print(f"mismatches: vs STRtree {mism_strtree} of {n}; vs PostGIS {mism_pg} of {pg_compared}")
+    if full_us is not None:
+        print(f"full answer (all layers, people, enterprises, gcj02 input), sample district: {full_us:.1f} us median")
+    if http:
+        print(f"HTTP, serve --workers 2, wrk -t1 -c16 -d{args.http_seconds}s: /lookup {http['http_rps']:,.0f} req/s "
+              f"vs no-op {http['http_noop_rps']:,.0f} req/s = {http['http_ratio_vs_noop']:.2f}; p99 {http['http_p99_ms']:.1f} ms; "
+              f"100k batch {http['http_batch_100k_s']:.2f} s; 1M batch +{http['batch_1m_peak_rss_mb']:.0f} MB RSS")
     if rss:
         print(f"batch of {args.points:,}: peak RSS {rss['before_mb']:.0f} -> {rss['after_mb']:.0f} MB "
               f"(+{rss['extra_mb']:.0f} MB; numpy allocations traced in the call: {rss['traced_mb']:.1f} MB)")
@@ -460,7 +466,9 @@ def main(argv: list[str] | None = None) -> dict:
         "http_ratio_vs_noop": http.get("http_ratio_vs_noop"),
         "http_p99_ms": http.get("http_p99_ms"),
         "http_batch_100k_s": http.get("http_batch_100k_s"),
-        "batch_1m_peak_rss_mb": None if rss is None else round(rss["extra_mb"], 1),
+        # the service's extra resident memory while it answers a 1M-point HTTP batch
+        "batch_1m_peak_rss_mb": None if "batch_1m_peak_rss_mb" not in http else round(http["batch_1m_peak_rss_mb"], 1),
+        "batch_1m_inprocess_rss_mb": None if rss is None else round(rss["extra_mb"], 1),
         "batch_1m_traced_mb": None if rss is None else round(rss["traced_mb"], 1),
         "index_mb": round(index._raster.nbytes / 2**20, 1),
     }

@@ -214,6 +214,8 @@ def run_rebalance(units, names, k: int) -> np.ndarray:
     """Ours at k, pushed 30 % off on the first weight, then ``rebalance`` to 5 %."""
     from gis.partition import partition, rebalance
 
+    if "area" in names and "area" not in units.columns:
+        units = units.assign(area=units.geometry.area.to_numpy())
     base = partition(units, k, names, seed=0, tolerance=0.02, check_tolerance=False)
     plan = units.assign(grid=perturb(units, base.labels_, names[0]))
     t = time.perf_counter()

@@ -29,6 +29,8 @@ multipolygon), which is ST_Covers' interior for valid (multi)polygons.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -621,3 +623,64 @@ def row_reference_lines(ys_sorted, oy, size, nrows, choice):
         if k < n and ys_sorted[k] == y:
             ok[r] = False
     return yrs, ok
+
+
+@njit(cache=True, nogil=True)
+def near_edges(px, py, kx, ky, radius, c0, c1, r0, r1, ncols, cellval, mstart, ec, el, gid):
+    """Grids with an edge within ``radius`` metres of (px, py), each with its distance.
+
+    Scans the edges of the mixed cells in rows r0..r1, columns c0..c1; ``kx``/``ky``
+    are metres per degree of longitude/latitude at the point (a local tangent plane,
+    accurate to far below a millimetre over tens of metres). A grid whose boundary is
+    within the radius has that stretch of boundary in one of these cells.
+    """
+    cap = 16
+    gs = np.empty(cap, dtype=np.int64)
+    ds = np.empty(cap, dtype=np.float64)
+    n = 0
+    for row in range(r0, r1 + 1):
+        for col in range(c0, c1 + 1):
+            v = cellval[row * ncols + col]
+            if v > -2:
+                continue
+            mid = -2 - v
+            k0 = mstart[mid, 1]
+            for t in range(mstart[mid, 0], mstart[mid + 1, 0]):
+                ax = (ec[t, 0] - px) * kx
+                ay = (ec[t, 1] - py) * ky
+                dx = (ec[t, 2] - px) * kx - ax
+                dy = (ec[t, 3] - py) * ky - ay
+                ll = dx * dx + dy * dy
+                f = 0.0
+                if ll > 0.0:
+                    f = -(ax * dx + ay * dy) / ll
+                    if f < 0.0:
+                        f = 0.0
+                    elif f > 1.0:
+                        f = 1.0
+                cx = ax + f * dx
+                cy = ay + f * dy
+                d = math.sqrt(cx * cx + cy * cy)
+                if d > radius:
+                    continue
+                g = gid[k0 + (el[t] >> 2)]
+                found = False
+                for i in range(n):
+                    if gs[i] == g:
+                        if d < ds[i]:
+                            ds[i] = d
+                        found = True
+                        break
+                if not found:
+                    if n == cap:
+                        cap *= 2
+                        gs2 = np.empty(cap, dtype=np.int64)
+                        ds2 = np.empty(cap, dtype=np.float64)
+                        gs2[:n] = gs[:n]
+                        ds2[:n] = ds[:n]
+                        gs = gs2
+                        ds = ds2
+                    gs[n] = g
+                    ds[n] = d
+                    n += 1
+    return gs[:n].copy(), ds[:n].copy()

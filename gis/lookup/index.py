@@ -83,6 +83,11 @@ def grid_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges, grid[keep].astype(np.int64)
 
 
+_A = 6378137.0  # WGS84 / CGCS2000 semi-major axis (the two differ by 0.1 mm here)
+_E2 = 0.00669438002290  # first eccentricity squared (GRS80)
+_DEG = math.pi / 180.0
+
+
 class _Raster:
     """The compiled index: raster parameters and arrays passed to the kernels."""
 
@@ -269,13 +274,29 @@ class GridIndex:
         return int(best), float(dist[0])
 
     def near_one(self, x: float, y: float, radius_m: float) -> list[tuple[int, float]]:
-        """Grids within ``radius_m`` metres of the point, nearest first (ties by code)."""
-        if not len(self.geoms):
+        """Grids within ``radius_m`` metres of the point, nearest first (ties by code).
+
+        Covering grids come at distance 0; the others at their boundary's distance,
+        found in the raster's mixed cells around the point and measured on the local
+        tangent plane of the WGS84/CGCS2000 ellipsoid (no projection call).
+        """
+        r = self._raster
+        if r is None or not (math.isfinite(x) and math.isfinite(y)):
             return []
-        p = self._point_m(x, y)
-        hits = self._proj_tree.query(p, predicate="dwithin", distance=radius_m)
-        if not len(hits):
-            return []
-        d = shapely.distance(self._proj[hits], p)
-        order = np.lexsort((self.rank[hits], d))
-        return [(int(hits[i]), float(d[i])) for i in order]
+        phi = math.radians(y)
+        w = math.sqrt(1.0 - _E2 * math.sin(phi) ** 2)
+        kx = _A * math.cos(phi) / w * _DEG  # metres per degree of longitude here
+        ky = _A * (1.0 - _E2) / w**3 * _DEG  # and of latitude
+        ox, oy, size = r.prm[0], r.prm[1], r.prm[2]
+        c0 = max(int((x - radius_m / kx - ox) // size) - 1, 0)
+        c1 = min(int((x + radius_m / kx - ox) // size) + 1, r.ncols - 1)
+        r0 = max(int((y - radius_m / ky - oy) // size) - 1, 0)
+        r1 = min(int((y + radius_m / ky - oy) // size) + 1, r.nrows - 1)
+        found: dict[int, float] = {int(g): 0.0 for g in self.covering_one(x, y)}
+        if c0 <= c1 and r0 <= r1:
+            _, _, _, _, cellval, _, _, mstart, ec, el, gid, _ = r.args
+            gs, ds = K.near_edges(x, y, kx, ky, float(radius_m), c0, c1, r0, r1, r.ncols, cellval, mstart, ec, el, gid)
+            for g, d in zip(gs.tolist(), ds.tolist(), strict=True):
+                if g not in found:
+                    found[g] = d
+        return sorted(found.items(), key=lambda t: (t[1], int(self.rank[t[0]])))
