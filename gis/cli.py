@@ -172,6 +172,58 @@ def sample(
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
 
 
+# ------------------------------------------------------------------------ lookup
+
+
+@app.command()
+@friendly
+def lookup(
+    lon: Annotated[float, typer.Argument(help="longitude (or x) in --crs")],
+    lat: Annotated[float, typer.Argument(help="latitude (or y) in --crs")],
+    crs: Annotated[str | None, typer.Option(help="wgs84, cgcs2000, gcj02, bd09 or EPSG:n")] = None,
+    layers: Annotated[str | None, typer.Option(help="comma-separated layer keys; default all")] = None,
+    db: DbOption = None,
+) -> None:
+    """Whose grid is this point: every layer's grids and people, as JSON."""
+    from gis.live import load_snapshot
+    from gis.lookup.engine import LookupOptions, answer
+
+    settings = Settings()
+    with _open(db) as store:
+        snap = load_snapshot(store)
+    options = LookupOptions(settings.lookup.near_m, settings.lookup.snap_m, settings.lookup.enterprise_m)
+    keys = [k for k in layers.split(",") if k] if layers else None
+    result = answer(snap, lon, lat, crs, default_crs=settings.geo.default_crs or None, options=options, layers=keys)
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+@app.command("lookup-batch")
+@friendly
+def lookup_batch(
+    source: Annotated[Path, typer.Argument(help="CSV with lon/lat (or 经度/纬度) columns")],
+    out: Annotated[Path, typer.Argument(help="CSV to write: the input columns plus a code per layer")],
+    crs: Annotated[str | None, typer.Option(help="CRS of the points")] = None,
+    layers: Annotated[str | None, typer.Option(help="comma-separated layer keys; default all")] = None,
+    level: Annotated[int | None, typer.Option(min=1, max=4, help="level to answer; default the finest")] = None,
+    db: DbOption = None,
+) -> None:
+    """Grid codes for every row of a CSV, streamed in chunks (any number of rows)."""
+    from gis.crs import normalize_crs
+    from gis.live import load_snapshot
+    from gis.lookup.batch import layer_keys, stream_csv
+
+    name = crs or Settings().geo.default_crs
+    if not name:
+        raise GridGisError("Name the CRS of the points with --crs", "请用 --crs 指定坐标系")
+    with _open(db) as store:
+        snap = load_snapshot(store)
+    keys = layer_keys(snap, layers)
+    with source.open("rb") as src, out.open("wb") as dst:
+        for chunk in stream_csv(snap, src, normalize_crs(name), keys, level):
+            dst.write(chunk)
+    typer.echo(f"wrote {out} (plan version {snap.plan_version}, layers {', '.join(keys)})")
+
+
 # ------------------------------------------------------------------------ import / export
 
 

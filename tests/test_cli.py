@@ -181,3 +181,22 @@ def test_serve_settings_come_from_env_file(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("GRIDGIS_PORT", "9000")
     assert Settings().server.port == 9000
     json.dumps({"ok": True})
+
+
+def test_lookup_and_lookup_batch_on_the_sample(sample_gpkg: Path, tmp_path: Path) -> None:
+    code, out = run("lookup", "121.2", "30.85", "--crs", "gcj02", "--db", str(sample_gpkg))
+    assert code == 0, out
+    answer = json.loads(out)
+    assert answer["query"]["crs"] == "gcj02" and {la["layer"] for la in answer["layers"]} == {"community", "environment"}
+    unit = next(la for la in answer["layers"] if la["layer"] == "community")["grids"][-1]
+    assert unit["level"] == 4 and unit["people"]
+    src = tmp_path / "pts.csv"
+    src.write_text("编号,经度,纬度\nA,121.2,30.85\nB,,30\n", encoding="utf-8")
+    out_csv = tmp_path / "out.csv"
+    code, out = run("lookup-batch", str(src), str(out_csv), "--crs", "gcj02", "--layers", "community", "--db", str(sample_gpkg))
+    assert code == 0, out
+    lines = out_csv.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "index,编号,经度,纬度,community_code,error"
+    assert lines[1].split(",")[4] == unit["code"] and "missing" in lines[2]
+    code, out = run("lookup", "121.2", "30.85", "--db", str(sample_gpkg))
+    assert code == 1 and "crs is required" in out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -19,12 +18,12 @@ from api.deps import LiveDep, SettingsDep, StoreDep
 from api.schemas import BatchAnswer, GridDetail, IncidentIn, IncidentOut, LookupAnswer
 from gis.crs import normalize_crs, to_store
 from gis.errors import CRSError, InvalidInput, NotFound, Problem
-from gis.lookup.engine import Snapshot, answer, parse_point
+from gis.lookup.batch import check_rows, codes_for, csv_columns, layer_keys, stream_csv
+from gis.lookup.engine import answer, parse_point
 from gis.routing import category_layers, route_incident
 
 router = APIRouter(tags=["lookup"])
 
-CsvChunk = 200_000
 
 
 _LOOKUP_PARAMS = [
@@ -93,46 +92,10 @@ async def lookup(request: Request) -> Response:
 # ---------------------------------------------------------------------- batch
 
 
-def _check_rows(lon: np.ndarray, lat: np.ndarray, canon: str) -> tuple[np.ndarray, list[dict]]:
-    """A mask of usable rows and the errors of the others, by index."""
-    errors: list[dict] = []
-    finite = np.isfinite(lon) & np.isfinite(lat)
-    ok = finite.copy()
-    geographic = canon in ("wgs84", "cgcs2000", "gcj02", "bd09")
-    if geographic:
-        swapped = finite & (np.abs(lat) > 90) & (np.abs(lon) <= 90)
-        out_range = finite & ~swapped & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
-        ok &= ~swapped & ~out_range
-        for i in np.flatnonzero(swapped):
-            errors.append({"index": int(i), "message": "latitude outside -90..90: lon/lat look swapped", "message_zh": "纬度超出范围：经纬度似乎颠倒"})
-        for i in np.flatnonzero(out_range):
-            errors.append({"index": int(i), "message": "coordinates out of range", "message_zh": "坐标超出范围"})
-    for i in np.flatnonzero(~finite):
-        errors.append({"index": int(i), "message": "lon/lat missing or not a number", "message_zh": "经纬度缺失或不是数字"})
-    errors.sort(key=lambda e: e["index"])
-    return ok, errors
 
 
-def _codes(snap: Snapshot, keys: list[str], level: int | None, x: np.ndarray, y: np.ndarray, ok: np.ndarray) -> dict[str, np.ndarray]:
-    out = {}
-    for key in keys:
-        layer = snap.layers[key]
-        lv = level or layer.finest
-        if lv not in layer.indexes:
-            raise InvalidInput(f"layer {key!r} has no level {lv}", f"图层 {key!r} 没有第 {lv} 级", )
-        index = layer.indexes[lv]
-        owner = np.full(len(x), -1, dtype=np.int64)
-        owner[ok] = index.locate(x[ok], y[ok])
-        out[key] = np.where(owner >= 0, index.codes[np.maximum(owner, 0)], None)
-    return out
 
 
-def _layer_keys(snap: Snapshot, layers: str | None) -> list[str]:
-    keys = [k for k in layers.split(",") if k] if layers else list(snap.layers)
-    unknown = [k for k in keys if k not in snap.layers]
-    if unknown:
-        raise InvalidInput(f"layer(s) {unknown} have no published plan", f"图层 {unknown} 没有已发布的方案")
-    return keys
 
 
 def _crs(crs: str | None, settings) -> str:
@@ -188,39 +151,8 @@ def _num(v) -> float:
         return float("nan")
 
 
-def _csv_columns(frame: pd.DataFrame) -> tuple[str, str]:
-    cols = {c.lower().strip(): c for c in frame.columns}
-    for lo, la in (("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("x", "y"), ("经度", "纬度")):
-        if lo in cols and la in cols:
-            return cols[lo], cols[la]
-    raise InvalidInput(f"CSV needs lon and lat columns; found {list(frame.columns)}", "CSV 需要 lon 和 lat 列")
 
 
-def _stream_csv(snap: Snapshot, source, canon: str, keys: list[str], level: int | None) -> Iterator[bytes]:
-    """Answer a CSV in chunks: memory stays bounded whatever the number of rows."""
-    yield "\ufeff".encode()
-    header_done = False
-    offset = 0
-    for chunk in pd.read_csv(source, chunksize=CsvChunk, dtype=str, encoding="utf-8-sig"):
-        lo_c, la_c = _csv_columns(chunk)
-        lon = pd.to_numeric(chunk[lo_c], errors="coerce").to_numpy(dtype=float)
-        lat = pd.to_numeric(chunk[la_c], errors="coerce").to_numpy(dtype=float)
-        ok, errors = _check_rows(lon, lat, canon)
-        x, y = to_store(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0), canon)
-        codes = _codes(snap, keys, level, x, y, ok)
-        out = pd.DataFrame({"index": np.arange(offset, offset + len(chunk))})
-        out = pd.concat([out, chunk.reset_index(drop=True)], axis=1)
-        for key in keys:
-            out[f"{key}_code"] = codes[key]
-        err = np.full(len(chunk), "", dtype=object)
-        for e in errors:
-            err[e["index"]] = e["message"]
-        out["error"] = err
-        buf = io.StringIO()
-        out.to_csv(buf, index=False, header=not header_done)
-        header_done = True
-        offset += len(chunk)
-        yield buf.getvalue().encode("utf-8")
 
 
 @router.post(
@@ -241,7 +173,7 @@ async def lookup_batch(
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("text/csv", "application/csv") or ctype.startswith("multipart/"):
         canon = _crs(crs, settings)
-        keys = _layer_keys(snap, layers)
+        keys = layer_keys(snap, layers)
         if ctype.startswith("multipart/"):
             form = await request.form()
             upload = form.get("file")
@@ -252,9 +184,9 @@ async def lookup_batch(
             source = io.BytesIO(await request.body())
         # the first chunk is parsed here so that bad headers answer 422, not a broken stream
         first = pd.read_csv(source, nrows=0, encoding="utf-8-sig")
-        _csv_columns(first)
+        csv_columns(first)
         source.seek(0)
-        return StreamingResponse(_stream_csv(snap, source, canon, keys, level), media_type="text/csv; charset=utf-8")
+        return StreamingResponse(stream_csv(snap, source, canon, keys, level), media_type="text/csv; charset=utf-8")
     try:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -262,12 +194,12 @@ async def lookup_batch(
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object", "请求体必须是 JSON 对象")
     canon = _crs(crs or body.get("crs"), settings)
-    keys = _layer_keys(snap, layers or (",".join(body["layers"]) if isinstance(body.get("layers"), list) else None))
+    keys = layer_keys(snap, layers or (",".join(body["layers"]) if isinstance(body.get("layers"), list) else None))
     level = level or body.get("level")
     lon, lat = _arrays_from_json(body)
-    ok, errors = _check_rows(lon, lat, canon)
+    ok, errors = check_rows(lon, lat, canon)
     x, y = to_store(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0), canon)
-    codes = _codes(snap, keys, level, x, y, ok)
+    codes = codes_for(snap, keys, level, x, y, ok)
     payload = {
         "plan_version": snap.plan_version,
         "crs": canon,

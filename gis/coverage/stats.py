@@ -1,9 +1,8 @@
 """Per-grid statistics of a plan: area, enterprises, incidents, people, load.
 
 Pure: frames in, frames out. Enterprises and incidents are assigned to the grid
-of every level that covers them (a plain vectorised STRtree query, predicate
-``covered_by``; on a shared edge the lowest code wins, the lookup engine's
-boundary rule; the lookup engine will replace this). Every level's counts add up
+of every level that covers them, by the lookup engine's index (ST_Covers; on a
+shared edge the lowest code wins). Every level's counts add up
 to the store's totals: what no grid of a level covers is counted in
 :attr:`GridStats.outside`.
 
@@ -28,6 +27,7 @@ import shapely
 
 from gis.crs import geoms_from_store, projected_crs_for
 from gis.errors import InvalidInput
+from gis.lookup.index import GridIndex
 from gis.model import RISK_CLASSES, SUPERVISION_GRID_LEVEL, Role, SupervisionLevel
 
 LOCAL_TZ = "Asia/Shanghai"
@@ -102,19 +102,11 @@ def _zh_header(col: str) -> str:
 
 
 def assign_points(points: np.ndarray, grids: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Index into ``grids`` of the grid covering each point (-1: none); the lowest code
-    wins when several cover it (a point on a shared edge)."""
-    out = np.full(len(points), -1, dtype=np.int64)
+    """Index into ``grids`` of the grid covering each point (-1: none), by the lookup
+    engine (:class:`gis.lookup.GridIndex`): ST_Covers semantics, lowest code on a shared edge."""
     if not len(points) or not len(grids):
-        return out
-    order = np.argsort(codes.astype(str), kind="stable")
-    tree = shapely.STRtree(grids[order])
-    pi, gi = tree.query(points, predicate="covered_by")
-    if len(pi):
-        # per point the smallest position in code order = the lowest code
-        best = pd.Series(gi).groupby(pi).min()
-        out[best.index.to_numpy()] = order[best.to_numpy()]
-    return out
+        return np.full(len(points), -1, dtype=np.int64)
+    return GridIndex(grids, codes).locate(shapely.get_x(points), shapely.get_y(points))
 
 
 def grid_stats(
