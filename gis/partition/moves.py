@@ -203,7 +203,7 @@ def balance(g, w, labels, k, band, locked, order, max_sweeps, inv_target=None,
     it = np.ones(k) if inv_target is None else np.asarray(inv_target, dtype=float)
     dev = refine(g, w, labels, k, band, locked, order, max_sweeps, it)
     m = w.shape[1]
-    steps = int(min(64, max(4, np.sqrt(g.n / k))))
+    steps = int(min(2000, max(4, g.n // k)))  # a random walk spreads ~sqrt(steps) units
     for _ in range(rounds):
         if dev <= band * 1.0001:
             break

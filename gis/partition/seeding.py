@@ -28,6 +28,7 @@ import heapq
 import numba
 import numpy as np
 
+from gis.errors import InvalidInput
 from gis.partition.moves import balance
 from gis.partition.objective import grid_tallies
 
@@ -327,11 +328,13 @@ def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
     load = wn.mean(axis=1)
     inv_t = np.array([1.0 / k1, 1.0 / (kk - k1)])
     cands = []
-    for _, order, cut in raw[:candidates]:
+    for i, (_, order, cut) in enumerate(raw):
+        if i >= candidates and cands:
+            break  # the rest only when no candidate left each side enough units
         side = np.ones(n, dtype=np.int64)
         side[order[:cut]] = 0
         side = _repair(g.indptr, g.indices, g.length, side, load)
-        if side.min() == side.max():
+        if (np.bincount(side, minlength=2) < [k1, kk - k1]).any():
             continue
         t, a, p, _ = grid_tallies(side, 2, wn, g.area, g.perimeter, g.indptr, g.indices,
                                   g.length)
@@ -340,6 +343,13 @@ def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
         cands.append((dev, float(pp.min() + pp.mean()), side))
     # the most balanced cut and the most compact fairly balanced ones are polished by
     # two-way moves; the most compact that reaches the band wins (else the most balanced)
+    if not cands:
+        raise InvalidInput(
+            f"Could not split {n} units into two connected parts for {k1} and "
+            f"{kk - k1} grids; use smaller units or fewer grids",
+            f"无法将 {n} 个单元分成分别容纳 {k1} 与 {kk - k1} 个网格的两个连通部分；"
+            "请用更小的单元或更少的网格",
+        )
     cands.sort(key=lambda c: c[0])
     trial = [cands[0]] + sorted(
         (c for c in cands[1:] if c[0] <= max(slack, cands[0][0])), key=lambda c: -c[1]
@@ -348,8 +358,15 @@ def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
     order = rng.permutation(n).astype(np.int64)
     locked = np.zeros(n, dtype=np.bool_)
     best = None
+    need = np.array([k1, kk - k1])
     for _, _, side in trial:
+        before = side.copy()
         dev = balance(g, wn, side, 2, band, locked, order, max_sweeps, inv_t)
+        if (np.bincount(side, minlength=2) < need).any():  # a side too small for its grids
+            side = before
+            t = np.zeros((2, wn.shape[1]))
+            np.add.at(t, side, wn)
+            dev = float(np.abs(t * inv_t[:, None] - 1.0).max())
         t, a, p, _ = grid_tallies(side, 2, wn, g.area, g.perimeter, g.indptr, g.indices,
                                   g.length)
         pp = 4.0 * np.pi * a / np.maximum(p, 1e-12) ** 2
@@ -387,7 +404,16 @@ def bisection_labels(g, weights: np.ndarray, k: int, rng: np.random.Generator, *
         sg = g if len(idx) == g.n else g.subgraph(idx)
         w = weights[idx]
         wn = w * kk / np.maximum(w.sum(axis=0), 1e-300)
-        side = _split(sg, wn, kk, angles, band, rng, max_sweeps)
+        try:
+            side = _split(sg, wn, kk, angles, band, rng, max_sweeps)
+        except InvalidInput:
+            # no two connected sides with enough units each (a tiny, branched set):
+            # peel single units off the end of a sweep order (what is left stays
+            # connected) and let the k-way moves balance them
+            order = sweep_order(sg.indptr, sg.indices, np.zeros(sg.n))
+            labels[idx[order[: sg.n - kk + 1]]] = first
+            labels[idx[order[sg.n - kk + 1:]]] = first + 1 + np.arange(kk - 1)
+            continue
         k1 = kk // 2
         todo.append((idx[side == 0], first, k1))
         todo.append((idx[side == 1], first + k1, kk - k1))

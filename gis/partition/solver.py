@@ -32,7 +32,7 @@ import pandas as pd
 from gis.errors import InvalidInput, Problem
 from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.graph import UnitGraph, build_graph, parts_of
-from gis.partition.moves import balance, local_search, refine
+from gis.partition.moves import local_search, refine
 from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
@@ -149,9 +149,6 @@ def _solve_group(
                 locked, order, max_sweeps, False, np.inf, np.ones(k),
             )
             dev = refine(g, w, labels, k, min(band, tolerance * 0.9), locked, order, max_sweeps)
-        if dev > tolerance:  # still off: the weight ladder (diffused worst weight first)
-            dev = balance(g, w, labels, k, min(band, tolerance * 0.9), locked, order,
-                          max_sweeps)
         key = (dev > tolerance, dev if dev > tolerance else 0.0, attempt)
         if best_key is None or key < best_key:
             best, best_key = labels.copy(), key
