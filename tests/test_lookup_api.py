@@ -271,3 +271,25 @@ def test_enterprise_near_the_point_with_its_responsible_grid(published: Store) -
     town = a["enterprises"][1]["responsible"][0]
     assert district["code"] == "310116" and district["level"] == 1  # district supervision: level-1 grid
     assert town["code"] == "310116102" and town["level"] == 2
+
+
+def address_book(q: str) -> list[dict]:
+    """A deployment's own geocoder, plugged in by ``GRIDGIS_GEOCODER=module:function``."""
+    from gis.crs import wgs84_to_gcj02
+
+    lon, lat = wgs84_to_gcj02(121.15, 30.75)  # web geocoders answer in GCJ-02
+    return [{"name": f"{q}（地址库）", "lon": lon, "lat": lat, "crs": "gcj02"}] if "路" in q else []
+
+
+def test_search_finds_grids_and_uses_a_plugged_geocoder_only_when_set(published: Store) -> None:
+    with TestClient(create_app(Settings(), store=published)) as c:
+        hits = c.get("/search", params={"q": "朱泾"}).json()
+        assert [(h["kind"], h["code"]) for h in hits] == [("grid", "310116101")]
+        assert c.get("/search", params={"q": "金山路100号"}).json() == []
+        assert c.get("/search", params={"q": ""}).status_code == 422
+    settings = Settings()
+    settings.geo.geocoder = "tests.test_lookup_api:address_book"
+    with TestClient(create_app(settings, store=published)) as c:
+        hits = c.get("/search", params={"q": "金山路100号"}).json()
+        assert [(h["name"], h["kind"], h["crs"]) for h in hits] == [("金山路100号（地址库）", "geocoder", "cgcs2000")]
+        assert abs(hits[0]["lon"] - 121.15) < 1e-8 and abs(hits[0]["lat"] - 30.75) < 1e-8

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from api.deps import LiveDep, SettingsDep, StoreDep
+from gis.crs import to_store
 from gis.errors import NotFound
 from gis.search import load_geocoder, search
 
@@ -43,7 +44,10 @@ def search_places(
     hits = search(live.snapshot, q, limit)
     geocoder = load_geocoder(settings.geo.geocoder)
     if geocoder is not None and len(hits) < limit:
-        hits += [{**h, "kind": "geocoder", "kind_zh": "地址"} for h in geocoder(q)][: limit - len(hits)]
+        for h in geocoder(q)[: limit - len(hits)]:
+            # a web geocoder answers in GCJ-02 or BD-09: every hit is given in the store CRS
+            lon, lat = to_store(float(h["lon"]), float(h["lat"]), h.get("crs") or "wgs84")
+            hits.append({**h, "lon": float(lon), "lat": float(lat), "crs": "cgcs2000", "kind": "geocoder", "kind_zh": "地址"})
     return hits
 
 
