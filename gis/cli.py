@@ -172,6 +172,26 @@ def sample(
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
 
 
+# ------------------------------------------------------------------------ maps
+
+
+@app.command("map")
+@friendly
+def map_(
+    plan_id: int,
+    out: Annotated[Path, typer.Argument(help="The standalone HTML file to write")],
+    db: DbOption = None,
+) -> None:
+    """Write the interactive map of a plan as one standalone HTML file (works offline)."""
+    from gis.maps.assets import inline
+    from gis.maps.folium_map import store_map
+
+    with _open(db) as store:
+        page = inline(store_map(store, plan_id, inline_max=10**9).get_root().render())
+    out.write_text(page, encoding="utf-8")
+    typer.echo(f"wrote {out} ({len(page.encode()) / 1e6:.1f} MB)")
+
+
 # ------------------------------------------------------------------------ lookup
 
 
@@ -368,10 +388,12 @@ def layer_add(
 
 
 from gis.cli_coverage import app as coverage_app  # noqa: E402  (defined after the shared helpers)
-from gis.cli_coverage import stats_command  # noqa: E402
+from gis.cli_coverage import assign_command, diff_command, stats_command  # noqa: E402
 
 app.add_typer(coverage_app, name="coverage")
 app.command("stats")(stats_command)
+app.command("assign")(assign_command)
+app.command("diff")(diff_command)
 
 
 def main() -> None:  # pragma: no cover - console entry

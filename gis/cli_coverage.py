@@ -149,3 +149,145 @@ def stats(
 
 
 stats_command = friendly(stats)
+
+
+# ---------------------------------------------------------------------- assignment (issue 5, item 4/6)
+
+
+def _published_plans(store, layer: str | None) -> dict:
+    from gis.errors import NotFound
+
+    keys = [layer] if layer else list(store.layers()["key"])
+    plans = {}
+    for key in keys:
+        plan = store.published_plan(key)
+        if plan is not None:
+            plans[key] = (plan.id, store.grids(plan.id))
+    if not plans:
+        raise NotFound(
+            f"No published plan{' of layer ' + layer if layer else ''}",
+            f"{'图层 ' + layer + ' ' if layer else ''}没有已发布的方案",
+        )
+    return plans
+
+
+def assign_points_cmd(
+    layer: Annotated[str | None, typer.Option(help="Only this layer (default: every layer with a published plan)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the assignment: .csv (UTF-8 with BOM), .gpkg or .geojson")] = None,
+    outside: Annotated[Path | None, typer.Option(help="Also write what no grid covers (per layer/level)")] = None,
+    db: DbOption = None,
+) -> None:
+    """Assign every enterprise and incident to its grid in every layer and level (published plans)."""
+    from gis.coverage.assign import assign, write_points_table
+
+    with _open(db) as store:
+        plans = _published_plans(store, layer)
+        result = assign(plans, store.read("enterprises"), store.read("incidents"))
+    typer.echo(result.summary().to_string(index=False))
+    if out:
+        write_points_table(result.export_table(), out)
+        typer.echo(f"wrote {len(result.table)} rows to {out}")
+    if outside:
+        missing = result.outside()
+        write_points_table(missing, outside, layer="outside")
+        typer.echo(f"wrote {len(missing)} outside rows to {outside}")
+
+
+def diff_cmd(
+    plan_a: int,
+    plan_b: int,
+    out: Annotated[Path | None, typer.Option(help="Write the changes: .csv (UTF-8 with BOM), .gpkg or .geojson")] = None,
+    all_incidents: Annotated[bool, typer.Option("--all-incidents", help="Also closed incidents")] = False,
+    db: DbOption = None,
+) -> None:
+    """Which enterprises and open incidents change grid from plan A to plan B (same layer)."""
+    from gis.coverage.assign import plan_diff, write_points_table
+    from gis.errors import InvalidInput
+
+    with _open(db) as store:
+        a, b = store.plan(plan_a), store.plan(plan_b)
+        if a.layer_key != b.layer_key:
+            raise InvalidInput(
+                f"Plans {plan_a} ({a.layer_key}) and {plan_b} ({b.layer_key}) are of different layers",
+                f"方案 {plan_a}（{a.layer_key}）与方案 {plan_b}（{b.layer_key}）不属于同一图层",
+            )
+        changes = plan_diff(
+            store.grids(plan_a),
+            store.grids(plan_b),
+            store.read("enterprises"),
+            store.read("incidents"),
+            open_only=not all_incidents,
+        )
+    typer.echo(f"{len(changes)} change(s) from plan {plan_a} to plan {plan_b}")
+    if len(changes):
+        counts = changes.groupby(["level", "kind"]).size().rename("changes").reset_index()
+        typer.echo(counts.to_string(index=False))
+    if out:
+        write_points_table(changes, out, layer="diff")
+        typer.echo(f"wrote {len(changes)} rows to {out}")
+    elif len(changes):
+        typer.echo(changes.drop(columns=["x", "y"]).to_string(index=False, max_rows=40))
+
+
+def assign_file_cmd(
+    points: Annotated[Path, typer.Argument(help="A .parquet or .csv file with columns x, y (EPSG:4490 lon/lat)")],
+    layer: Annotated[str, typer.Option(help="Layer whose published plan to use")],
+    out: Annotated[Path, typer.Option(help="Output .parquet: the input row order, one code column per level")],
+    level: Annotated[list[int] | None, typer.Option(help="Level(s) (default: all levels of the plan)")] = None,
+    x: Annotated[str, typer.Option(help="x column")] = "x",
+    y: Annotated[str, typer.Option(help="y column")] = "y",
+    chunk: Annotated[int, typer.Option(help="Points per chunk")] = 1_000_000,
+    dask: Annotated[str | None, typer.Option(help="Run on Dask: 'local' (LocalCluster) or a scheduler address")] = None,
+    db: DbOption = None,
+) -> None:
+    """Assign a large point file in chunks (numpy, bounded memory), in process or on Dask."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gis.coverage.assign import assign_chunks, csv_chunks, level_indexes, parquet_chunks
+
+    with _open(db) as store:
+        plan_id, grids = _published_plans(store, layer)[layer]
+    indexes = level_indexes(grids)
+    levels = sorted(level or indexes)
+    chosen = [indexes[lv] for lv in levels if lv in indexes]
+    names = [f"level_{lv}" for lv in levels if lv in indexes]
+
+    def table(pos: np.ndarray) -> pa.Table:
+        pos = pos.reshape(len(pos), -1)
+        cols = {}
+        for j, ix in enumerate(chosen):
+            codes = pa.array(ix.codes.tolist(), type=pa.string())
+            p = pa.array(pos[:, j], mask=pos[:, j] < 0)
+            cols[names[j]] = pa.DictionaryArray.from_arrays(p, codes).dictionary_decode()
+        return pa.table(cols)
+
+    n = 0
+    if dask:
+        from gis.coverage.dask import assign_dask
+
+        pos = assign_dask(str(points), chosen, x=x, y=y, address=None if dask == "local" else dask)
+        pq.write_table(table(pos), out)
+        n = len(pos)
+    else:
+        reader = csv_chunks if points.suffix.lower() == ".csv" else parquet_chunks
+        writer = None
+        try:
+            for pos in assign_chunks(chosen, reader(points, x, y, chunk)):
+                t = table(pos)
+                writer = writer or pq.ParquetWriter(out, t.schema)
+                writer.write_table(t)
+                n += len(pos)
+        finally:
+            if writer is not None:
+                writer.close()
+    typer.echo(f"assigned {n} points to plan {plan_id} ({layer}) levels {levels}; wrote {out}")
+
+
+assign_command = friendly(assign_points_cmd)
+diff_command = friendly(diff_cmd)
+assign_file_command = friendly(assign_file_cmd)
+app.command("assign")(assign_command)
+app.command("diff")(diff_command)
+app.command("assign-file")(assign_file_command)
