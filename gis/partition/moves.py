@@ -29,6 +29,7 @@ def local_search(
 
     ``inv_target[d]`` scales grid d's tallies so its target is 1 (all ones for k equal
     grids; ``1 / k1`` and ``1 / k2`` when a bisection splits a set ``k1 : k2``).
+    ``band`` holds one band per weight (see :func:`bands`).
     """
     n, m = weights.shape
     wsum, asum, psum, size = grid_tallies(
@@ -90,10 +91,10 @@ def local_search(
                 for j in range(m):
                     x = weights[v, j]
                     dv += (
-                        band_penalty((wsum[d, j] - x) * td, band)
-                        + band_penalty((wsum[g, j] + x) * tg, band)
-                        - band_penalty(wsum[d, j] * td, band)
-                        - band_penalty(wsum[g, j] * tg, band)
+                        band_penalty((wsum[d, j] - x) * td, band[j])
+                        + band_penalty((wsum[g, j] + x) * tg, band[j])
+                        - band_penalty(wsum[d, j] * td, band[j])
+                        - band_penalty(wsum[g, j] * tg, band[j])
                     )
                 pe_new = psum[g] + perimeter[v] - 2.0 * nb_len[c]
                 dc = 0.0
@@ -134,19 +135,26 @@ def local_search(
     total = 0.0
     for d in range(k):
         for j in range(m):
-            total += band_penalty(wsum[d, j] * inv_target[d], band)
+            total += band_penalty(wsum[d, j] * inv_target[d], band[j])
     return sweeps, moves, total
 
 
 DAMAGE_STEPS = (0.0, 0.001, 0.005, 0.02, 0.1, np.inf)
 
 
+def bands(band, m: int) -> np.ndarray:
+    """One band per weight from a number (the same for all) or a sequence of m."""
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(band, dtype=float), (m,)))
+
+
 def refine(g, w, labels, k, band, locked, order, max_sweeps, inv_target=None) -> float:
     """Local search with a rising cap on the compactness a balancing move may cost.
 
-    Returns the max relative deviation of any weight of any grid from its target.
+    ``band`` is a number or one band per weight. Returns the max relative deviation
+    of any weight of any grid from its target.
     """
     it = np.ones(k) if inv_target is None else np.asarray(inv_target, dtype=float)
+    band = bands(band, w.shape[1])
     for damage in DAMAGE_STEPS:
         _, _, pen = local_search(
             g.indptr, g.indices, g.length, w, g.area, g.perimeter, labels, k, band,
@@ -198,20 +206,31 @@ def balance(g, w, labels, k, band, locked, order, max_sweeps, inv_target=None,
     move is neutral). Then the worst weight alone, diffused over the graph
     (:func:`diffuse`) so empty units lead toward weighty ones, is balanced with the
     others floating, and all weights together again; the diffusion is halved each
-    round until it is the weight itself.
+    round until it is the weight itself. A rung can cost the floating weights more
+    than it wins, so the labels with the least excess over the band are kept.
     """
     it = np.ones(k) if inv_target is None else np.asarray(inv_target, dtype=float)
-    dev = refine(g, w, labels, k, band, locked, order, max_sweeps, it)
     m = w.shape[1]
+    band = bands(band, m)
+    dev = refine(g, w, labels, k, band, locked, order, max_sweeps, it)
     steps = int(min(2000, max(4, g.n // k)))  # a random walk spreads ~sqrt(steps) units
+    best, best_over = labels.copy(), np.inf
     for _ in range(rounds):
-        if dev <= band * 1.0001:
-            break
         tallies = np.zeros((k, m))
         np.add.at(tallies, labels, w)
-        worst = int(np.abs(tallies * it[:, None] - 1.0).max(axis=0).argmax())
+        over = np.abs(tallies * it[:, None] - 1.0).max(axis=0) - band
+        if over.max() < best_over:
+            best, best_over = labels.copy(), float(over.max())
+        if over.max() <= 1e-4 * band.min():
+            break
+        worst = int(over.argmax())
         x = diffuse(g.indptr, g.indices, np.ascontiguousarray(w[:, worst]), steps)
-        refine(g, x[:, None].copy(), labels, k, band, locked, order, max_sweeps, it)
+        refine(g, x[:, None].copy(), labels, k, band[worst], locked, order, max_sweeps, it)
         dev = refine(g, w, labels, k, band, locked, order, max_sweeps, it)
         steps //= 2
+    tallies = np.zeros((k, m))
+    np.add.at(tallies, labels, w)
+    if (np.abs(tallies * it[:, None] - 1.0).max(axis=0) - band).max() > best_over:
+        labels[:] = best  # a rung of the ladder lost more on the other weights than it won
+        dev = _max_dev(w, labels, k, it)
     return dev

@@ -145,7 +145,8 @@ def _solve_group(
         dev = refine(g, w, labels, k, band, locked, order, max_sweeps)
         if dev > tolerance:  # balance only, with a zero band, then compact inside the band
             local_search(
-                g.indptr, g.indices, g.length, w, g.area, g.perimeter, labels, k, 0.0,
+                g.indptr, g.indices, g.length, w, g.area, g.perimeter, labels, k,
+                np.zeros(w.shape[1]),
                 locked, order, max_sweeps, False, np.inf, np.ones(k),
             )
             dev = refine(g, w, labels, k, min(band, tolerance * 0.9), locked, order, max_sweeps)
