@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import coverage, dispatch, health, lookup, maps, plans
+from api.routers import coverage, dispatch, health, interactive, lookup, maps, plans, tiles
 from gis.coverage.gate import install as install_gate
 from gis.live import LiveEngine
 from gis.lookup.engine import LookupOptions
@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(dispatch.router)
     app.mount("/static", StaticFiles(directory=dispatch.STATIC), name="static")
     app.include_router(maps.router)
+    app.include_router(interactive.router)
+    app.include_router(tiles.router)
 
     @app.get("/ping", include_in_schema=False)
     async def ping() -> PlainTextResponse:

@@ -39,7 +39,7 @@ def overview(
         summary = "，".join(f"{lv} 级 {n} 个" for lv, n in sorted(counts.items()))
         level_links = " ".join(f'<a href="/maps?layer={chosen}&max_level={lv}">显示至 {lv} 级</a>' for lv in (2, 3, 4))
         body = (
-            f"<p>网格：{summary}。{level_links}</p>"
+            f'<p>网格：{summary}。{level_links} · <a href="/maps/plan/{plan.id}">交互地图（可离线）</a></p>'
             f'<div id="map">{plan_svg(grids, lines=store.read("lines"))}</div>'
         )
     page = f"""<!doctype html>
