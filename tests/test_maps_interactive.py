@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -118,17 +120,24 @@ def test_served_map_loads_everything_from_our_server_and_shows_a_phone_from_a_ti
         )
     )
     container = browser.find_element(By.CSS_SELECTOR, ".leaflet-container")
-    # click where the point is (offsets are from the container's centre)
+    # click where the point is (offsets are from the container's centre); the tile
+    # under it may still be loading, so click again until the popup names the grid.
+    # The popup is filled by a fetch of /grids/{code}: its text is read from the DOM
+    # (textContent: no dependence on the popup's animation or visibility).
     px, py, w, h = browser.execute_script(
         f"var m = window['{name}'], p = m.latLngToContainerPoint([30.85, 121.2]), s = m.getSize(); return [p.x, p.y, s.x, s.y];"
     )
-    ActionChains(browser).move_to_element_with_offset(
-        container, int(px - w / 2), int(py - h / 2)
-    ).click().perform()
-    # the popup is filled by a fetch of /grids/{code}: wait for its text, read it from
-    # the DOM (textContent: no dependence on the popup's animation or visibility)
     popup_text = "var p = document.querySelector('.leaflet-popup-content'); return p ? p.textContent : '';"
-    WebDriverWait(browser, 20).until(lambda d: grid["code"] in d.execute_script(popup_text))
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        ActionChains(browser).move_to_element_with_offset(
+            container, int(px - w / 2), int(py - h / 2)
+        ).click().perform()
+        try:
+            WebDriverWait(browser, 3).until(lambda d: grid["code"] in d.execute_script(popup_text))
+            break
+        except TimeoutException:
+            continue
     popup = browser.execute_script(popup_text)
     assert grid["code"] in popup and grid["people"][0]["phone"] in popup
     urls = browser.execute_script(
