@@ -270,6 +270,25 @@ def crs_for_file(canon: str) -> str:
     return canon
 
 
+# ---------------------------------------------------------------- local metric
+
+
+_GRS80_A = 6378137.0  # CGCS2000 and WGS84 share this semi-major axis
+_GRS80_E2 = 0.00669438002290  # first eccentricity squared (CGCS2000's differs by 1e-12)
+
+
+def metres_per_degree(lat: float) -> tuple[float, float]:
+    """Metres per degree of longitude and of latitude at ``lat`` on the ellipsoid.
+
+    The local tangent plane: distances of up to a few hundred metres from it are right
+    to far below a millimetre, with no projection call (the dispatcher's hot path).
+    """
+    phi = math.radians(lat)
+    w = math.sqrt(1.0 - _GRS80_E2 * math.sin(phi) ** 2)
+    deg = math.pi / 180.0
+    return _GRS80_A * math.cos(phi) / w * deg, _GRS80_A * (1.0 - _GRS80_E2) / w**3 * deg
+
+
 # ---------------------------------------------------------------- projected CRS
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.crs import normalize_crs, projected_crs_for, to_store
+from gis.crs import metres_per_degree, normalize_crs, to_store
 from gis.errors import CRSError, InvalidInput
 from gis.lookup.index import GridIndex
 from gis.model import SUPERVISION_GRID_LEVEL, Plan, SupervisionLevel
@@ -91,9 +91,10 @@ class Snapshot:
     enterprises: pd.DataFrame = field(default_factory=pd.DataFrame)
     enterprise_grids: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     places: pd.DataFrame = field(default_factory=pd.DataFrame)  # searchable names (gis.search)
-    _ent_tree: Any = None
-    _ent_xy_m: Any = None
-    _to_m: Any = None
+    _ent_tree: Any = None  # STRtree of the enterprise points (store CRS)
+    _ent_lonlat: Any = None
+    _ent_records: list = field(default_factory=list)
+    _ent_level: Any = None
 
 
 def _clean(v: Any) -> Any:
@@ -155,13 +156,16 @@ def build_snapshot(
                 owner = index.locate(x, y)
                 per_level[level] = np.where(owner >= 0, index.codes[np.maximum(owner, 0)], None)
             snap.enterprise_grids[key] = per_level
-        crs = projected_crs_for(ent["geom"].to_numpy())
-        from pyproj import Transformer
-
-        snap._to_m = Transformer.from_crs("EPSG:4490", crs, always_xy=True)
-        mx, my = snap._to_m.transform(x, y)
-        snap._ent_xy_m = np.column_stack([mx, my])
-        snap._ent_tree = shapely.STRtree(shapely.points(mx, my))
+        # plain records and arrays: the hot path must not touch pandas rows
+        snap._ent_lonlat = np.column_stack([x, y])
+        snap._ent_tree = shapely.STRtree(shapely.points(x, y))
+        snap._ent_records = [
+            {k: _clean(r.get(k)) for k in ("credit_code", "name", "address", "supervision_level")}
+            for r in ent.to_dict("records")
+        ]
+        snap._ent_level = np.array(
+            [SUPERVISION_GRID_LEVEL[SupervisionLevel(r["supervision_level"])] for r in snap._ent_records]
+        )
     return snap
 
 
@@ -277,35 +281,28 @@ def answer_layer(layer: LayerSnapshot, x: float, y: float, options: LookupOption
 
 def nearby_enterprises(snap: Snapshot, x: float, y: float, radius_m: float) -> list[dict]:
     """Enterprises within ``radius_m`` with their responsible grid in every layer,
-    at the level of their supervision level (district -> 1, town -> 2, village -> 3)."""
+    at the level of their supervision level (district -> 1, town -> 2, village -> 3).
+
+    Distances on the local tangent plane (:func:`gis.crs.metres_per_degree`)."""
     if snap._ent_tree is None:
         return []
-    px, py = snap._to_m.transform(x, y)
-    p = shapely.Point(px, py)
-    hits = snap._ent_tree.query(p, predicate="dwithin", distance=radius_m)
+    kx, ky = metres_per_degree(y)
+    dx, dy = radius_m / kx, radius_m / ky
+    hits = snap._ent_tree.query(shapely.box(x - dx, y - dy, x + dx, y + dy))
     if not len(hits):
         return []
-    d = np.hypot(snap._ent_xy_m[hits, 0] - px, snap._ent_xy_m[hits, 1] - py)
+    d = np.hypot((snap._ent_lonlat[hits, 0] - x) * kx, (snap._ent_lonlat[hits, 1] - y) * ky)
+    keep = d <= radius_m
     out = []
-    for i, dist in sorted(zip(hits.tolist(), d.tolist(), strict=True), key=lambda t: (t[1], t[0])):
-        row = snap.enterprises.iloc[i]
-        level = SUPERVISION_GRID_LEVEL[SupervisionLevel(row["supervision_level"])]
+    for i, dist in sorted(zip(hits[keep].tolist(), d[keep].tolist(), strict=True), key=lambda t: (t[1], t[0])):
+        level = int(snap._ent_level[i])
         responsible = []
         for key, layer in snap.layers.items():
             codes = snap.enterprise_grids.get(key, {}).get(level)
             code = None if codes is None else codes[i]
             if code is not None:
                 responsible.append({"layer": key, **_grid(layer, str(code))})
-        out.append(
-            {
-                "credit_code": row["credit_code"],
-                "name": row["name"],
-                "address": _clean(row.get("address")),
-                "supervision_level": row["supervision_level"],
-                "distance_m": round(float(dist), 2),
-                "responsible": responsible,
-            }
-        )
+        out.append({**snap._ent_records[i], "distance_m": round(float(dist), 2), "responsible": responsible})
     return out
 
 

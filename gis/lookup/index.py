@@ -31,7 +31,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from gis.crs import projected_crs_for
+from gis.crs import metres_per_degree, projected_crs_for
 from gis.lookup import _kernels as K
 from gis.model import STORE_CRS
 
@@ -81,11 +81,6 @@ def grid_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = (a != b).any(axis=1)
     edges = np.ascontiguousarray(np.hstack([a[keep], b[keep]]), dtype=np.float64)
     return edges, grid[keep].astype(np.int64)
-
-
-_A = 6378137.0  # WGS84 / CGCS2000 semi-major axis (the two differ by 0.1 mm here)
-_E2 = 0.00669438002290  # first eccentricity squared (GRS80)
-_DEG = math.pi / 180.0
 
 
 class _Raster:
@@ -283,10 +278,7 @@ class GridIndex:
         r = self._raster
         if r is None or not (math.isfinite(x) and math.isfinite(y)):
             return []
-        phi = math.radians(y)
-        w = math.sqrt(1.0 - _E2 * math.sin(phi) ** 2)
-        kx = _A * math.cos(phi) / w * _DEG  # metres per degree of longitude here
-        ky = _A * (1.0 - _E2) / w**3 * _DEG  # and of latitude
+        kx, ky = metres_per_degree(y)
         ox, oy, size = r.prm[0], r.prm[1], r.prm[2]
         c0 = max(int((x - radius_m / kx - ox) // size) - 1, 0)
         c1 = min(int((x + radius_m / kx - ox) // size) + 1, r.ncols - 1)
