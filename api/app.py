@@ -60,9 +60,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(interactive.router)
     app.include_router(tiles.router)
 
+    @app.get("/noop", include_in_schema=False)
+    def noop() -> dict:
+        """A no-op written the way FastAPI endpoints usually are (sync, JSON): the
+        benchmark's yardstick for what a request costs in this app."""
+        return {}
+
     @app.get("/ping", include_in_schema=False)
     async def ping() -> PlainTextResponse:
-        """A no-op: the benchmark's yardstick for what the framework itself costs."""
+        """The floor: the cheapest response Starlette can give (async, plain text)."""
         return PlainTextResponse("pong")
 
     @app.get("/", include_in_schema=False)

@@ -4,8 +4,10 @@ Runs on the sample district (two published layers, people, 10,000 enterprises), 
 data the README's `serve` starts with:
 - ``full_answer_median_us``: ``gis.lookup.engine.answer`` for every layer, GCJ-02 input;
 - over HTTP: `gridgis serve --workers 2`, loaded by Debian's `wrk -t1 -c16 -d30s` on
-  loopback: full answers at random points vs the app's no-op `/ping`, measured in the
-  same run; p99 latency; a 100,000-point JSON batch; the extra resident memory of the
+  loopback: full answers at random points vs the app's no-op `/noop` (a sync FastAPI
+  endpoint returning `{}`, the usual way endpoints are written) and vs the floor
+  `/ping` (async plain text, the cheapest response possible), measured in the same
+  run; p99 latency; a 100,000-point JSON batch; the extra resident memory of the
   worker processes while they answer a 1,000,000-point batch.
 """
 
@@ -150,7 +152,8 @@ def measure_http(store_path: Path, seconds: int = 30, workers: int = 2) -> dict:
             )
             _wrk(base + "/ping", 3, 16, None)  # warm both workers
             _wrk(base + "/", 3, 16, script)
-            noop = _wrk(base + "/ping", seconds, 16, None)
+            noop = _wrk(base + "/noop", seconds, 16, None)
+            floor = _wrk(base + "/ping", seconds, 16, None)
             full = _wrk(base + "/", seconds, 16, script)
         bx, by = _points_in_district(store_path, 100_000, seed=5)
         body = json.dumps({"crs": "gcj02", "lon": bx.tolist(), "lat": by.tolist()})
@@ -181,6 +184,8 @@ def measure_http(store_path: Path, seconds: int = 30, workers: int = 2) -> dict:
             "http_rps": full["rps"],
             "http_noop_rps": noop["rps"],
             "http_ratio_vs_noop": full["rps"] / noop["rps"],
+            "http_floor_rps": floor["rps"],
+            "http_ratio_vs_floor": full["rps"] / floor["rps"],
             "http_p99_ms": full["p99_ms"],
             "http_non2xx": full["non2xx"],
             "http_batch_100k_s": batch_100k,

@@ -436,7 +436,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"full answer (all layers, people, enterprises, gcj02 input), sample district: {full_us:.1f} us median")
     if http:
         print(f"HTTP, serve --workers 2, wrk -t1 -c16 -d{args.http_seconds}s: /lookup {http['http_rps']:,.0f} req/s "
-              f"vs no-op {http['http_noop_rps']:,.0f} req/s = {http['http_ratio_vs_noop']:.2f}; p99 {http['http_p99_ms']:.1f} ms; "
+              f"vs no-op {http['http_noop_rps']:,.0f} req/s = {http['http_ratio_vs_noop']:.2f} "
+              f"(vs the async plain-text floor {http['http_floor_rps']:,.0f} req/s = {http['http_ratio_vs_floor']:.2f}); p99 {http['http_p99_ms']:.1f} ms; "
               f"100k batch {http['http_batch_100k_s']:.2f} s; 1M batch +{http['batch_1m_peak_rss_mb']:.0f} MB RSS")
     if rss:
         print(f"batch of {args.points:,}: peak RSS {rss['before_mb']:.0f} -> {rss['after_mb']:.0f} MB "
@@ -464,6 +465,8 @@ def main(argv: list[str] | None = None) -> dict:
         "http_rps": http.get("http_rps"),
         "http_noop_rps": http.get("http_noop_rps"),
         "http_ratio_vs_noop": http.get("http_ratio_vs_noop"),
+        "http_floor_rps": http.get("http_floor_rps"),
+        "http_ratio_vs_floor": http.get("http_ratio_vs_floor"),
         "http_p99_ms": http.get("http_p99_ms"),
         "http_batch_100k_s": http.get("http_batch_100k_s"),
         # the service's extra resident memory while it answers a 1M-point HTTP batch
