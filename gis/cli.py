@@ -154,7 +154,9 @@ def sample(
                 )
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-    store = open_store(url)
+    from gis.coverage.gate import install
+
+    store = install(open_store(url))  # the sample's plans pass the gate and get their simplified copies
     with store:
         if store.counts()["grids"] and if_empty:
             typer.echo("store already holds grids; sample not loaded again")
@@ -394,6 +396,12 @@ app.add_typer(coverage_app, name="coverage")
 app.command("stats")(stats_command)
 app.command("assign")(assign_command)
 app.command("diff")(diff_command)
+from gis.cli_maps import board_command  # noqa: E402
+
+app.command("board")(board_command)
+from gis.cli_partition import partition_command  # noqa: E402
+
+app.command("partition")(partition_command)
 
 
 def main() -> None:  # pragma: no cover - console entry
