@@ -14,7 +14,17 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import coverage, dispatch, health, interactive, lookup, maps, plans, tiles
+from api.routers import (
+    coverage,
+    dispatch,
+    health,
+    interactive,
+    lookup,
+    maps,
+    partition,
+    plans,
+    tiles,
+)
 from gis.coverage.gate import install as install_gate
 from gis.live import LiveEngine
 from gis.lookup.engine import LookupOptions
@@ -59,6 +69,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(maps.router)
     app.include_router(interactive.router)
     app.include_router(tiles.router)
+    app.include_router(partition.router)
 
     @app.get("/noop", include_in_schema=False)
     def noop() -> dict:

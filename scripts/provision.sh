@@ -6,7 +6,7 @@
 # server at all, Debian's PostgreSQL is installed and its cluster started.
 set -euo pipefail
 
-SYSTEM_PACKAGES=(chromium chromium-driver fonts-noto-cjk)   # browser tests (dispatcher page) and CJK glyphs
+SYSTEM_PACKAGES=(chromium chromium-driver fonts-noto-cjk poppler-utils)   # browser tests (dispatcher page) and CJK glyphs
 PGHOST_TEST="${PGHOST_TEST:-127.0.0.1}"
 PGPORT_TEST="${PGPORT_TEST:-5432}"
 

@@ -1,0 +1,65 @@
+"""``gridgis partition LAYER``: k balanced grids inside a parent grid, written as a draft plan."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL (postgresql://... or a .gpkg path); default from GRIDGIS_DATABASE_URL"),
+]
+
+
+def partition_command(
+    layer: Annotated[str, typer.Argument(help="Layer key of the draft plan (e.g. environment)")],
+    parent_code: Annotated[str, typer.Option("--parent-code", help="Grid code of the area to split (town: 9 digits)")],
+    k: Annotated[int, typer.Option("--k", help="Number of grids")],
+    units: Annotated[str, typer.Option(help="Units: villages (admin units below the parent) or cells")] = "villages",
+    cell_size: Annotated[float, typer.Option(help="Cell side in metres (--units cells)")] = 300.0,
+    cell_shape: Annotated[str, typer.Option(help="square or hex (--units cells)")] = "square",
+    weights: Annotated[str, typer.Option(help="Comma-separated weights: enterprises, incidents, area")] = "enterprises,area",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same grids)")] = 0,
+    tolerance: Annotated[float, typer.Option(help="Allowed deviation from the mean per weight (0.02 = 2 %)")] = 0.02,
+    plan_name: Annotated[str | None, typer.Option(help="Name of the draft plan")] = None,
+    db: DbOption = None,
+) -> None:
+    """Partition a parent grid into k contiguous grids balanced on the weights; write a draft plan."""
+    from gis.cli import friendly
+
+    friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db)
+
+
+def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from gis.cli import _open
+    from gis.partition.job import PartitionRequest, run_partition
+
+    request = PartitionRequest(
+        layer=layer, parent_code=parent_code, k=k, units=units, cell_size=cell_size, cell_shape=cell_shape,
+        weights=[w.strip() for w in weights.split(",") if w.strip()], seed=seed, tolerance=tolerance,
+        plan_name=plan_name,
+    )
+    console = Console(stderr=True)
+    with _open(db) as store, Progress(
+        TextColumn("[bold]partition[/bold] {task.description:<10}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as bar:
+        task = bar.add_task("start", total=1.0)
+        outcome = run_partition(store, request, lambda f, stage: bar.update(task, completed=f, description=stage))
+    out = Console(width=200)
+    table = Table(title=f"{outcome.parent.name} {outcome.parent.code}: {outcome.result.k} grids")
+    for col in outcome.table.columns:
+        table.add_column(col, justify="right" if outcome.table[col].dtype.kind in "fiu" else "left")
+    for row in outcome.table.itertuples(index=False):
+        table.add_row(*[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row])
+    out.print(table)
+    dev = ", ".join(f"{w} {v:.2f} %" for w, v in outcome.result.max_dev_pct.items())
+    typer.echo(f"max deviation: {dev}")
+    for en, zh in outcome.result.notes:
+        typer.echo(f"note: {en} / {zh}")
+    typer.echo(f"draft plan {outcome.plan_id}")

@@ -1,0 +1,329 @@
+"""Partition job: from a store area to a draft plan, the glue the CLI, the API and notebooks share.
+
+``run_partition(store, request, progress)``:
+
+1. the parent grid (``request.parent_code``, e.g. the town ``310199104``) is looked up in
+   the layer's published plan, else among the admin units (a 9-digit town code means the
+   admin unit ``310199104000``);
+2. units: the admin units one level below the parent (``villages``), or square/hex
+   ``cells`` of ``cell_size`` metres cut by the parent's outline;
+3. weights on units: ``enterprises`` and ``incidents`` are point counts from the store,
+   ``area`` is m^2 (computed by the solver in a projected CRS);
+4. :func:`gis.partition.partition` gives k contiguous grids balanced on every weight;
+5. the grids are dissolved from the store-CRS units (so they share the parent's
+   boundary exactly), coded ``parent code + 3 digits`` and named ``<parent>第N网格``;
+6. the draft plan: the published plan with the parent's descendants replaced by the new
+   grids (people of the kept grids kept), or, without a published plan, the parent's
+   admin chain plus the new grids; written in ONE ``store.write`` at the very end, so a
+   job stopped before that leaves nothing behind.
+
+``run_in_process`` is the entry point of a separate (spawned) process: it opens the
+store by URL and reports progress and the outcome through a queue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gis.errors import GridGisError, InvalidInput, NotFound
+from gis.model import STORE_CRS, admin_code_to_grid_code
+from gis.partition.output import dissolve, grids_frame
+from gis.partition.solver import PartitionResult, partition
+from gis.partition.units import aggregate_points, cells_frame
+
+Progress = Callable[[float, str], None]
+
+UNIT_KINDS = ("villages", "cells")
+POINT_WEIGHTS = {"enterprises": "enterprises", "incidents": "incidents"}
+#: per-grid table columns shown by the CLI and returned by the API (weights are added)
+TABLE_BASE = ["code", "name", "units"]
+TABLE_TAIL = ["area_km2", "polsby_popper", "neighbours"]
+
+
+@dataclass
+class PartitionRequest:
+    """What a planner asks for (the CLI options and the API body)."""
+
+    layer: str
+    parent_code: str
+    k: int
+    units: str = "villages"
+    cell_size: float = 300.0
+    cell_shape: str = "square"
+    weights: list[str] = field(default_factory=lambda: ["enterprises", "area"])
+    seed: int = 0
+    tolerance: float = 0.02
+    plan_name: str | None = None
+
+    def check(self) -> None:
+        if self.units not in UNIT_KINDS:
+            raise InvalidInput(
+                f"units must be one of {UNIT_KINDS}, got {self.units!r}",
+                f"单元类型必须为 {UNIT_KINDS} 之一，收到 {self.units!r}",
+            )
+        if not self.weights:
+            raise InvalidInput("Name at least one weight", "请至少指定一个权重")
+        if not str(self.parent_code).isdigit():
+            raise InvalidInput(
+                f"parent code {self.parent_code!r} must be digits",
+                f"上级编码 {self.parent_code!r} 必须为数字",
+            )
+
+
+@dataclass
+class Parent:
+    code: str  # grid code
+    level: int  # grid level
+    name: str
+    admin_code: str
+    geom: Any  # shapely geometry in the store CRS
+    base_grids: gpd.GeoDataFrame  # the grids of the plan the draft starts from
+    base_people: pd.DataFrame
+    base_plan_id: int | None
+
+
+@dataclass
+class PartitionOutcome:
+    """The draft plan id (None when not written), the new grids and the per-grid table."""
+
+    plan_id: int | None
+    grids: gpd.GeoDataFrame  # new grids, store CRS, with the table columns
+    table: pd.DataFrame
+    result: PartitionResult
+    units: gpd.GeoDataFrame  # the units (store CRS) with weights and ``grid`` (code)
+    frames: dict[str, pd.DataFrame]  # what is (or would be) written
+    parent: Parent
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan_id": self.plan_id,
+            "parent_code": self.parent.code,
+            "k": self.result.k,
+            "units": len(self.units),
+            "weights": list(self.result.weights),
+            "max_dev_pct": {k: round(float(v), 3) for k, v in self.result.max_dev_pct.items()},
+            "notes": [{"message": en, "message_zh": zh} for en, zh in self.result.notes],
+            "seconds": round(float(self.result.seconds), 3),
+            "table": json.loads(self.table.to_json(orient="records", force_ascii=False, double_precision=4)),
+        }
+
+
+def _noop(_f: float, _m: str) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------- the parent
+
+
+def _admin_code(code: str) -> str:
+    return code.ljust(12, "0") if len(code) <= 12 else code
+
+
+def resolve_parent(store, layer: str, parent_code: str) -> Parent:
+    """The parent grid and the plan the draft starts from (see the module doc)."""
+    parent_code = str(parent_code)
+    store._check_layer(layer)
+    published = store.published_plan(layer)
+    admin = store.read("admin_units")
+    if published is not None:
+        grids = store.grids(published.id)
+        row = grids[grids["code"].astype(str) == parent_code]
+        if len(row):
+            r = row.iloc[0]
+            ac = r.get("admin_code")
+            return Parent(
+                parent_code, int(r["level"]), str(r["name"]),
+                str(ac) if isinstance(ac, str) and ac else _admin_code(parent_code),
+                r["geom"], grids, store.people(published.id), published.id,
+            )
+    # no published plan holding it: the admin unit and its chain
+    ac = _admin_code(parent_code)
+    hit = admin[admin["code"].astype(str) == ac]
+    if hit.empty:
+        raise NotFound(
+            f"No grid {parent_code} in the published {layer} plan and no admin unit {ac}",
+            f"已发布的 {layer} 方案中没有网格 {parent_code}，也没有行政区划 {ac}",
+        )
+    chain = []
+    cur = hit.iloc[0]
+    while True:
+        lv = int(cur["level"])
+        chain.append(
+            {
+                "code": admin_code_to_grid_code(str(cur["code"]), lv),
+                "name": str(cur["name"]),
+                "level": lv,
+                "admin_code": str(cur["code"]),
+                "geom": cur["geom"],
+            }
+        )
+        pc = cur.get("parent_code")
+        up = admin[admin["code"].astype(str) == str(pc)] if isinstance(pc, str) and pc else admin.iloc[:0]
+        if up.empty:
+            break
+        cur = up.iloc[0]
+    chain.reverse()
+    for i, c in enumerate(chain):
+        c["parent_code"] = chain[i - 1]["code"] if i else None
+    base = gpd.GeoDataFrame(chain, geometry="geom", crs=STORE_CRS)
+    top = chain[-1]
+    if top["code"] != parent_code:
+        raise InvalidInput(
+            f"parent code {parent_code} is not a grid code of admin unit {ac} (expected {top['code']})",
+            f"上级编码 {parent_code} 与行政区划 {ac} 的网格编码 {top['code']} 不符",
+        )
+    people = pd.DataFrame(columns=["grid_code", "role", "name", "phone", "department"])
+    return Parent(parent_code, top["level"], top["name"], ac, top["geom"], base, people, None)
+
+
+# ---------------------------------------------------------------------- units
+
+
+def load_units(store, parent: Parent, kind: str, cell_size: float = 300.0, shape: str = "square") -> gpd.GeoDataFrame:
+    """Units of the parent in the store CRS with ``unit`` (a code or a cell number)."""
+    if kind == "villages":
+        admin = store.read("admin_units")
+        sub = admin[admin["parent_code"].astype(str) == parent.admin_code]
+        if sub.empty:
+            raise InvalidInput(
+                f"Admin unit {parent.admin_code} has no units below it; use --units cells",
+                f"行政区划 {parent.admin_code} 没有下级单元；请使用 --units cells",
+            )
+        units = gpd.GeoDataFrame(
+            {"unit": sub["code"].astype(str).to_numpy(), "unit_name": sub["name"].astype(str).to_numpy()},
+            geometry=sub.geometry.to_numpy(), crs=STORE_CRS,
+        )
+        return units
+    from gis.crs import projected_crs_for
+
+    crs = projected_crs_for(np.array([parent.geom], dtype=object))
+    area = gpd.GeoSeries([parent.geom], crs=STORE_CRS).to_crs(crs).iloc[0]
+    cells = cells_frame(area, float(cell_size), crs, shape=shape).to_crs(STORE_CRS)
+    return gpd.GeoDataFrame(
+        {"unit": [f"c{i}" for i in range(len(cells))], "unit_name": ""},
+        geometry=cells.geometry.to_numpy(), crs=STORE_CRS,
+    )
+
+
+def add_weights(store, units: gpd.GeoDataFrame, weights: list[str]) -> gpd.GeoDataFrame:
+    """Point counts from the store for ``enterprises`` / ``incidents``; ``area`` is left to the solver."""
+    out = units.copy()
+    for w in weights:
+        if w in POINT_WEIGHTS:
+            pts = store.read(POINT_WEIGHTS[w])
+            out[w] = aggregate_points(out, pts) if len(pts) else np.zeros(len(out))
+        elif w != "area" and w not in out.columns:
+            raise InvalidInput(
+                f"Unknown weight {w!r}; use enterprises, incidents or area",
+                f"未知权重 {w!r}；可用 enterprises、incidents 或 area",
+            )
+    return out
+
+
+# ---------------------------------------------------------------------- the job
+
+
+def run_partition(store, request: PartitionRequest, progress: Progress | None = None, *, write: bool = True) -> PartitionOutcome:
+    """Partition the parent's units into k grids and write them into a new draft plan."""
+    progress = progress or _noop
+    request.check()
+    progress(0.02, "parent")
+    parent = resolve_parent(store, request.layer, request.parent_code)
+    progress(0.08, "units")
+    units = load_units(store, parent, request.units, request.cell_size, request.cell_shape)
+    units = add_weights(store, units, list(request.weights))
+    progress(0.2, "partition")
+    result = partition(units, int(request.k), list(request.weights), seed=request.seed, tolerance=request.tolerance)
+    progress(0.85, "output")
+    table = grids_frame(result, prefix=parent.code)
+    geoms = dissolve(units.geometry.values, result.labels_, result.k)
+    seq = [int(c[len(parent.code):]) for c in table["code"]]
+    names = [f"{parent.name}第{n}网格" for n in seq]
+    level = parent.level + 1
+    new = gpd.GeoDataFrame(
+        {
+            "code": table["code"].to_numpy(),
+            "name": names,
+            "level": level,
+            "parent_code": parent.code,
+            "admin_code": None,
+        },
+        geometry=gpd.GeoSeries(geoms, crs=STORE_CRS).to_numpy(),
+        crs=STORE_CRS,
+    ).rename_geometry("geom")
+    table = pd.DataFrame(table.drop(columns="geometry")).assign(name=names)
+    cols = TABLE_BASE + [c for w in result.weights for c in (w, f"{w}_dev_pct")] + TABLE_TAIL
+    table = table[cols]
+    units = units.assign(grid=table["code"].to_numpy()[result.labels_])
+    if "area" in result.units.columns and "area" not in units.columns:
+        units["area"] = result.units["area"].to_numpy()  # m^2, as balanced
+    table = table.sort_values("code", ignore_index=True)
+    new = new.sort_values("code", ignore_index=True)
+
+    base = parent.base_grids
+    codes = base["code"].astype(str)
+    below = codes.str.startswith(parent.code) & (base["level"].astype(int) > parent.level)
+    kept = base.loc[~below, ["code", "name", "level", "parent_code", "admin_code", "geom"]]
+    grids = pd.concat([kept, new], ignore_index=True)
+    grids = gpd.GeoDataFrame(grids, geometry="geom", crs=STORE_CRS)
+    people = parent.base_people
+    if len(people):
+        people = people[people["grid_code"].astype(str).isin(set(kept["code"].astype(str)))]
+        people = people.drop(columns=[c for c in ("id", "plan_id") if c in people.columns])
+    frames = {"grids": grids, "people": people}
+    plan_id = None
+    if write:
+        progress(0.92, "write")
+        from gis.store.base import NewPlan
+
+        name = request.plan_name or f"{parent.name} {result.k} 网格（草稿）"
+        note = json.dumps(
+            {"partition": asdict(request), "base_plan": parent.base_plan_id,
+             "max_dev_pct": {k: round(float(v), 3) for k, v in result.max_dev_pct.items()}},
+            ensure_ascii=False,
+        )
+        written = store.write(frames, plan=NewPlan(request.layer, name, note))
+        plan_id = written.plan_id
+    progress(1.0, "done")
+    return PartitionOutcome(plan_id, new, table, result, units, frames, parent)
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """An error as problem fields; ``classes`` (the exception's class names) let the API pick the status."""
+    if isinstance(exc, GridGisError):
+        return {
+            "classes": [c.__name__ for c in type(exc).__mro__],
+            "detail": exc.message,
+            "detail_zh": exc.message_zh,
+            "problems": [p.to_dict() for p in exc.problems],
+        }
+    return {"classes": [], "detail": f"{type(exc).__name__}: {exc}", "detail_zh": "内部错误", "problems": []}
+
+
+def run_in_process(url: str, request: dict[str, Any], queue) -> None:
+    """Entry point of a spawned job process: messages ``(kind, payload)`` on ``queue``.
+
+    ``("progress", {"progress": f, "stage": s})`` while running, then one of
+    ``("done", outcome.to_json())`` or ``("error", error_payload(exc))``.
+    """
+    from gis.store import open_store
+
+    def report(f: float, stage: str) -> None:
+        queue.put(("progress", {"progress": float(f), "stage": stage}))
+
+    try:
+        store = open_store(url)
+        try:
+            outcome = run_partition(store, PartitionRequest(**request), report)
+        finally:
+            store.close()
+        queue.put(("done", outcome.to_json()))
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
+        queue.put(("error", error_payload(exc)))

@@ -1,0 +1,165 @@
+"""Partition interfaces: the CLI, the API job (separate process, progress, cancel), the notebook."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from gis.cli import app
+from gis.partition.constraints import noncontiguous_grids
+from gis.partition.graph import build_graph
+from gis.store import open_store
+
+TOWN = "310199104"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def db(sample_gpkg: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "store.gpkg"
+    shutil.copy(sample_gpkg, path)
+    return path
+
+
+def _town_and_new_grids(store, plan_id: int):
+    grids = store.grids(plan_id)
+    town = grids[grids["code"] == TOWN].geometry.iloc[0]
+    new = grids[grids["parent_code"] == TOWN]
+    return town, new
+
+
+def test_cli_partition_writes_a_nested_contiguous_draft_plan(db: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--units", "villages",
+         "--weights", "enterprises,area", "--seed", "0", "--db", str(db)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "310199104001" in result.output
+    plan_id = int(result.output.strip().splitlines()[-1].split()[-1])
+    store = open_store(str(db))
+    try:
+        plan = store.plan(plan_id)
+        assert plan.status == "draft" and plan.layer_key == "environment"
+        town, new = _town_and_new_grids(store, plan_id)
+        assert len(new) == 4
+        assert all(c.startswith(TOWN) and len(c) == 12 for c in new["code"])
+        assert set(new["level"]) == {3}
+        # every grid is one piece; together they nest in (and fill) the town
+        assert all(len(shapely.get_parts(g)) == 1 for g in new.geometry)
+        assert noncontiguous_grids(*_graph_labels(new)) == 0
+        union = shapely.coverage_union_all(new.geometry.values)
+        assert shapely.area(shapely.difference(union, town)) < 1e-10
+        assert abs(union.area - town.area) / town.area < 1e-9
+        assert shapely.coverage_is_valid(new.geometry.values)
+        # the other towns' grids are kept
+        published = store.published_plan("environment")
+        assert len(store.grids(plan_id)) < len(store.grids(published.id))
+    finally:
+        store.close()
+
+
+def _graph_labels(grids):
+    import numpy as np
+
+    g = build_graph(np.asarray(list(grids.geometry.values), dtype=object))
+    return g.indptr, g.indices, np.arange(len(grids), dtype=np.int64), len(grids)
+
+
+def test_cli_refuses_unknown_units(db: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--units", "blocks", "--db", str(db)]
+    )
+    assert result.exit_code == 1
+    assert "units" in result.output
+
+
+@pytest.fixture
+def client(db: Path):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from gis.settings import Settings
+
+    os.environ["GRIDGIS_DATABASE_URL"] = str(db)
+    try:
+        with TestClient(create_app(Settings())) as c:
+            yield c
+    finally:
+        os.environ.pop("GRIDGIS_DATABASE_URL", None)
+
+
+def _wait(client, job_id: str, until, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(f"/jobs/{job_id}").json()
+        if until(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
+
+
+def test_api_job_runs_in_a_process_and_returns_the_draft_plan(client, db: Path) -> None:
+    r = client.post("/plans/environment/partition", json={"parent_code": TOWN, "k": 4, "units": "villages"})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["status"] == "running"
+    body = _wait(client, job["id"], lambda b: b["status"] != "running")
+    assert body["status"] == "done", body
+    assert body["progress"] == 1.0
+    res = body["result"]
+    assert len(res["table"]) == 4 and res["table"][0]["code"].startswith(TOWN)
+    plan = client.get(f"/plans/{res['plan_id']}")
+    assert plan.status_code == 200 and plan.json()["status"] == "draft"
+
+
+def test_api_job_errors_and_unknown_jobs(client) -> None:
+    r = client.post("/plans/environment/partition", json={"parent_code": TOWN, "k": 999})
+    body = _wait(client, r.json()["id"], lambda b: b["status"] != "running")
+    assert body["status"] == "failed" and body["error"]["status"] == 422, body
+    assert client.get("/jobs/nope").status_code == 404
+    assert client.post("/plans/nolayer/partition", json={"parent_code": TOWN, "k": 2}).status_code == 404
+
+
+def test_api_cancel_terminates_the_job_and_writes_nothing(client, db: Path) -> None:
+    before = sorted(p["id"] for p in client.get("/plans").json())
+    r = client.post("/plans/environment/partition",
+                    json={"parent_code": "310199", "k": 50, "units": "cells", "cell_size": 120})
+    job_id = r.json()["id"]
+    body = _wait(client, job_id, lambda b: b["stage"] == "partition" or b["status"] != "running")
+    assert body["status"] == "running", body
+    out = client.delete(f"/jobs/{job_id}").json()
+    assert out["status"] == "cancelled"
+    time.sleep(0.5)
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "cancelled"
+    store = open_store(str(db))
+    try:
+        assert all(p.status != "draft" for p in store.plans("environment"))
+        assert sorted(p.id for p in store.plans()) == before
+    finally:
+        store.close()
+
+
+def test_notebook_runs_headless_and_writes_only_to_its_temp_store(tmp_path: Path, monkeypatch) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    store_path = tmp_path / "walkthrough.gpkg"
+    monkeypatch.setenv("GRIDGIS_NOTEBOOK_STORE", str(store_path))
+    nb = nbformat.read(PROJECT_ROOT / "notebooks" / "partition_walkthrough.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    assert store_path.exists()
+    store = open_store(str(store_path))
+    try:
+        drafts = store.plans("environment", "draft")
+        assert len(drafts) == 1 and "walkthrough" in drafts[0].name
+    finally:
+        store.close()
