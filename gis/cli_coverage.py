@@ -53,6 +53,9 @@ def check(
     findings: Annotated[
         Path | None, typer.Option(help="Also write the findings to a .gpkg or .geojson file")
     ] = None,
+    map_html: Annotated[
+        Path | None, typer.Option("--map", help="Also write a standalone map (HTML) of the plan and its findings")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Check a plan's coverage: gaps, overlaps, slivers, nesting, codes, people. Exit 1 on errors."""
@@ -61,6 +64,12 @@ def check(
 
     with _open(db) as store:
         report = check_plan(store, plan_id)
+        if map_html:
+            from gis.maps.assets import inline
+            from gis.maps.folium_map import store_map
+
+            page = store_map(store, plan_id, findings=report.findings).get_root().render()
+            map_html.write_text(inline(page), encoding="utf-8")
     if as_json:
         typer.echo(json.dumps(to_json(report), ensure_ascii=False, indent=1))
     else:
@@ -68,6 +77,8 @@ def check(
     if findings:
         write_findings(report, findings)
         typer.echo(f"wrote {len(report.findings)} findings to {findings}", err=as_json)
+    if map_html:
+        typer.echo(f"wrote the map of the findings to {map_html}", err=as_json)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -167,8 +167,10 @@ def plan_map(
     tiles: TiledGrids | None = None,
     inline_max: int = 1500,
     asset_prefix: str = URL_PREFIX,
+    findings: list | None = None,
 ) -> folium.Map:
-    """The folium map of one plan (grids in the store CRS, lon/lat)."""
+    """The folium map of one plan (grids in the store CRS, lon/lat); ``findings`` (of a
+    coverage check) are drawn on top, red for errors and orange for warnings."""
     minx, miny, maxx, maxy = (
         shapely.total_bounds(grids.geometry.to_numpy()) if len(grids) else (120, 30, 122, 32)
     )
@@ -310,17 +312,63 @@ def plan_map(
         ).add_to(m)
         legend.append('<div><i style="background:#800026;border-radius:50%"></i>事件</div>')
 
+    if findings:
+        _add_findings(m, findings)
+        legend.append('<div><i style="background:#d7191c"></i>覆盖检查错误</div>')
+        legend.append('<div><i style="background:#fd8d3c"></i>覆盖检查警告</div>')
+
     m.add_child(_Legend("<b>图例</b>" + "".join(legend)))
     folium.LayerControl(collapsed=False).add_to(m)
     offline(m, asset_prefix)
     return m
 
 
+def _add_findings(m: folium.Map, findings: list) -> None:
+    """Coverage findings where they are: a gap, an overlap, a crossing is a shape to see."""
+    from gis.coverage.check import KINDS
+
+    feats = []
+    for f in findings:
+        if f.geom is None or shapely.is_empty(f.geom):
+            continue
+        # a sliver is often too thin to see: draw its outline a little buffered
+        geom = f.geom if f.geom.geom_type != "Point" else f.geom.buffer(0.0002)
+        size = f"{f.area_m2:,.1f} m²" if f.area_m2 is not None else ""
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "severity": "错误" if f.severity == "error" else "警告",
+                    "kind": KINDS.get(f.kind, ("", f.kind, f.kind))[2],
+                    "grids": "、".join(f.grids),
+                    "message": f.message_zh,
+                    "size": size,
+                    "error": f.severity == "error",
+                },
+                "geometry": shapely.geometry.mapping(geom),
+            }
+        )
+    group = folium.FeatureGroup(name=f"覆盖检查问题（{len(feats)} 处）", overlay=True, control=True)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": feats},
+        style_function=lambda f: {
+            "color": "#d7191c" if f["properties"]["error"] else "#fd8d3c",
+            "weight": 4,
+            "fillOpacity": 0.5,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=["severity", "kind", "grids", "message", "size"],
+            aliases=["级别", "问题", "涉及网格", "说明", "面积"],
+        ),
+    ).add_to(group)
+    group.add_to(m)
+
+
 # ---------------------------------------------------------------------- glue (reads through the repository API)
 
 
 def store_map(
-    store, plan_id: int, *, tiles: TiledGrids | None = None, inline_max: int = 1500
+    store, plan_id: int, *, tiles: TiledGrids | None = None, inline_max: int = 1500, findings: list | None = None
 ) -> folium.Map:
     """:func:`plan_map` of plan ``plan_id`` with everything read from ``store``."""
     plan = store.plan(plan_id)
@@ -343,4 +391,5 @@ def store_map(
         places=admin[admin["level"] == 2],
         tiles=tiles,
         inline_max=inline_max,
+        findings=findings,
     )
