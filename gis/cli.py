@@ -399,6 +399,10 @@ app.command("diff")(diff_command)
 from gis.cli_maps import board_command  # noqa: E402
 
 app.command("board")(board_command)
+from gis.cli_maps import atlas_command, cards_command  # noqa: E402
+
+app.command("atlas")(atlas_command)
+app.command("cards")(cards_command)
 from gis.cli_partition import partition_command  # noqa: E402
 
 app.command("partition")(partition_command)

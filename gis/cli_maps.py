@@ -93,3 +93,78 @@ def board_command(
         + (f" ({board.people_omitted} omitted)" if board.people_omitted else "")
         + f", scale 1:{board.scale_denominator:,.0f}"
     )
+
+
+def load_cards(store, plan_id: int, parent_code: str, *, url_template: str | None = None):
+    """Contact cards (a :class:`gis.maps.cards.Sheet`) of the child grids of ``parent_code``
+    (the grid itself when it has none)."""
+    from gis.maps.atlas import child_grids
+    from gis.maps.cards import render_cards
+
+    plan = store.plan(plan_id)
+    parent, children = child_grids(store, plan_id, parent_code)
+    people = store.people(plan_id)
+    people = people[people["grid_code"].isin(list(children["code"]))]
+    label = f"{plan.name}（第 {plan.version} 版）"
+    return render_cards(
+        children,
+        people,
+        parent_name=str(parent["name"]),
+        plan_label=label,
+        url_template=url_template,
+    )
+
+
+@friendly
+def atlas_command(
+    plan_id: int,
+    parent_code: str,
+    out: Path,
+    paper: Annotated[Paper, typer.Option(help="Paper size")] = Paper.A4,
+    orientation: Annotated[
+        Orientation, typer.Option(help="Page orientation")
+    ] = Orientation.landscape,
+    db: DbOption = None,
+) -> None:
+    """Atlas: one PDF with a notice-board page per child grid of PARENT_CODE (like QGIS Atlas)."""
+    from gis.maps.atlas import render_atlas
+
+    with _open(db) as store:
+        atlas = render_atlas(
+            store, plan_id, parent_code, paper=paper.value, orientation=orientation.value,
+            progress=lambda i, n, code: typer.echo(f"  page {i}/{n}: {code}", err=True),
+        )  # fmt: skip
+    out.write_bytes(atlas.pdf)
+    n = len(atlas.pages)
+    typer.echo(
+        f"wrote {out}: {n} pages ({paper.value} {orientation.value}) for the grids of "
+        f"{atlas.parent_name} {parent_code} in {atlas.seconds:.1f} s ({atlas.seconds / n:.2f} s/page)"
+    )
+
+
+@friendly
+def cards_command(
+    plan_id: int,
+    parent_code: str,
+    out: Path,
+    qr_url: Annotated[
+        str | None,
+        typer.Option(
+            "--qr-url",
+            help='QR content as a URL template, e.g. "https://example.org/grids/{code}" '
+            "({code}, {name}); default: a vCard of the grid leader",
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Contact cards (网格联系卡) of the child grids of PARENT_CODE: A4 sheets with a QR code each."""
+    if qr_url is not None and "{code}" not in qr_url:
+        raise typer.BadParameter("--qr-url must contain {code}")
+    t0 = time.perf_counter()
+    with _open(db) as store:
+        sheet = load_cards(store, plan_id, parent_code, url_template=qr_url)
+    out.write_bytes(sheet.pdf)
+    typer.echo(
+        f"wrote {out}: {len(sheet.cards)} cards on {sheet.pages} A4 pages "
+        f"(QR: {'URL' if qr_url else 'vCard'}) in {time.perf_counter() - t0:.1f} s"
+    )
