@@ -11,9 +11,16 @@ vendor=api/static/vendor
 
 dst=$vendor/leaflet
 rm -rf "$dst" && mkdir -p "$dst"
-cp $nm/leaflet/dist/leaflet.js $nm/leaflet/dist/leaflet.css "$dst/"
+cp $nm/leaflet/dist/leaflet.css "$dst/"
 cp -r $nm/leaflet/dist/images "$dst/"
 cp $nm/leaflet/LICENSE "$dst/LICENSE"
+# The attribution prefix links to the Leaflet web site; on an intranet with no internet
+# that is a dead outside address, so the credit stays as plain text (no link).
+sed -e 's|prefix:'"'"'<a href="https://leafletjs.com" title="A JavaScript library for interactive maps">'"'"'|prefix:'"'"'<span title="Leaflet: a JavaScript library for interactive maps">'"'"'|' \
+    -e 's|+"Leaflet</a>"},initialize|+"Leaflet</span>"},initialize|' \
+    $nm/leaflet/dist/leaflet.js > "$dst/leaflet.js"
+grep -q 'prefix:'"'"'<span title="Leaflet' "$dst/leaflet.js"
+printf '\nPatched by scripts/vendor_assets.sh: the attribution prefix is plain text, not a link to leafletjs.com.\n' >> "$dst/LICENSE"
 
 dst=$vendor/leaflet.markercluster
 rm -rf "$dst" && mkdir -p "$dst"
@@ -34,7 +41,13 @@ rm -rf "$dst" && mkdir -p "$dst"
 sed 's/L\.DomEvent\.fakeStop(e);/if (L.DomEvent.fakeStop) { L.DomEvent.fakeStop(e); }/' \
   $nm/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.js > "$dst/Leaflet.VectorGrid.bundled.js"
 grep -q 'if (L.DomEvent.fakeStop)' "$dst/Leaflet.VectorGrid.bundled.js"
+# Its doc comments show tile URLs of outside hosts; nothing here may name one, so the
+# examples point at our own tile endpoint instead.
+sed -i -e 's|"https://free-{s}.tilehosting.com/data/v3/{z}/{x}/{y}.pbf.pict?key={key}"|"/tiles/community/{z}/{x}/{y}.mvt"|' \
+       -e 's|"https://{s}.tiles.mapbox.com/v4/mapbox.mapbox-streets-v6/{z}/{x}/{y}.vector.pbf?access_token={token}"|"/tiles/community/{z}/{x}/{y}.mvt"|' \
+       "$dst/Leaflet.VectorGrid.bundled.js"
+! grep -qE 'https?://[^"'"'"' ]*\{z\}' "$dst/Leaflet.VectorGrid.bundled.js"
 sed -n '/## Legalese/,$p' $nm/leaflet.vectorgrid/README.md > "$dst/LICENSE"
-printf '\nBundled: pbf, vector-tile (BSD-3-Clause, Mapbox), geojson-vt (ISC), topojson (BSD-3-Clause).\nPatched by scripts/vendor_assets.sh: L.DomEvent.fakeStop guarded for Leaflet >= 1.8.\n' >> "$dst/LICENSE"
+printf '\nBundled: pbf, vector-tile (BSD-3-Clause, Mapbox), geojson-vt (ISC), topojson (BSD-3-Clause).\nPatched by scripts/vendor_assets.sh: L.DomEvent.fakeStop guarded for Leaflet >= 1.8; doc-comment tile URLs of outside hosts replaced by our own endpoint.\n' >> "$dst/LICENSE"
 
 for d in "$vendor"/*/; do echo "vendored $d: $(ls "$d" | tr '\n' ' ')"; done

@@ -2190,7 +2190,7 @@ L.vectorGrid = function (options) {
  * initialization looks like this:
  *
  * ```
- * L.vectorGrid.protobuf("https://free-{s}.tilehosting.com/data/v3/{z}/{x}/{y}.pbf.pict?key={key}", {
+ * L.vectorGrid.protobuf("/tiles/community/{z}/{x}/{y}.mvt", {
  * 	vectorTileLayerStyles: { ... },
  * 	subdomains: "0123",
  * 	key: 'abcdefghi01234567890',
@@ -2201,7 +2201,7 @@ L.vectorGrid = function (options) {
  * And for Mapbox vector tiles, it looks like this:
  *
  * ```
- * L.vectorGrid.protobuf("https://{s}.tiles.mapbox.com/v4/mapbox.mapbox-streets-v6/{z}/{x}/{y}.vector.pbf?access_token={token}", {
+ * L.vectorGrid.protobuf("/tiles/community/{z}/{x}/{y}.mvt", {
  * 	vectorTileLayerStyles: { ... },
  * 	subdomains: "abcd",
  * 	token: "pk.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRTS.TUVWXTZ0123456789abcde"
