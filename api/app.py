@@ -23,6 +23,7 @@ from api.routers import (
     maps,
     partition,
     plans,
+    prints,
     tiles,
 )
 from gis.coverage.gate import install as install_gate
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             yield
         finally:
             app.state.live.stop()
+            prints.shutdown(app)
             if owns_store:
                 app.state.store.close()
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.mount("/static", StaticFiles(directory=dispatch.STATIC), name="static")
     app.include_router(maps.router)
     app.include_router(interactive.router)
+    app.include_router(prints.router)
     app.include_router(tiles.router)
     app.include_router(partition.router)
 

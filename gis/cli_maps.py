@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,9 +10,7 @@ from typing import Annotated
 import typer
 
 from gis.cli_coverage import DbOption, _open, friendly
-from gis.errors import NotFound
-
-STATUS_ZH = {"draft": "草稿", "published": "已发布", "archived": "已归档"}
+from gis.maps.prints import load_board, load_cards
 
 
 class Paper(StrEnum):
@@ -24,44 +21,6 @@ class Paper(StrEnum):
 class Orientation(StrEnum):
     landscape = "landscape"
     portrait = "portrait"
-
-
-def load_board(
-    store, plan_id: int, grid_code: str, *, paper: str = "A4", orientation: str = "landscape"
-):
-    """Read what a board needs from the store and lay it out (a :class:`gis.maps.board.Board`)."""
-    from gis.maps.board import ADCODE_ATTRIBUTION, SAMPLE_ATTRIBUTION, render_board
-
-    plan = store.plan(plan_id)
-    grids = store.grids(plan_id)
-    rows = grids[grids["code"] == grid_code]
-    if rows.empty:
-        raise NotFound(
-            f"Grid {grid_code} is not in plan {plan_id}", f"方案 {plan_id} 中没有网格 {grid_code}"
-        )
-    parent = rows.iloc[0]
-    children = grids[grids["parent_code"] == grid_code]
-    if children.empty:
-        children = rows
-    people = store.people(plan_id)
-    people = people[people["grid_code"].isin([grid_code, *children["code"]])]
-    lines = store.read("lines")
-    if not lines.empty:
-        lines = lines[lines.intersects(parent["geom"].buffer(0.005))]
-    attribution = [SAMPLE_ATTRIBUTION]
-    source = str(store.get_setting("outline_source", "") or "")
-    if "adcode" in source.lower():
-        attribution.append(ADCODE_ATTRIBUTION)
-    layer = store.layers()
-    layer_name = dict(zip(layer["key"], layer["name_zh"], strict=True)).get(
-        plan.layer_key, plan.layer_key
-    )
-    when = (plan.published_at or plan.created_at or "")[:10]
-    plan_label = f"{layer_name}·{plan.name}（第 {plan.version} 版，{STATUS_ZH.get(str(plan.status), str(plan.status))} {when}）"
-    return render_board(
-        parent, children, people, lines, plan_label=plan_label, map_date=date.today().isoformat(),
-        attribution=attribution, paper=paper, orientation=orientation,
-    )  # fmt: skip
 
 
 @friendly
@@ -89,29 +48,8 @@ def board_command(
     typer.echo(
         f"wrote {out}{' and ' + str(png) if png else ''} ({paper.value} {orientation.value}, {took:.1f} s): "
         f"{len(board.labels)} labels ({board.shortened} shortened, {len(board.skipped)} skipped), "
-        f"min {board.min_font_pt:g} pt, {board.people_rows} people rows"
-        + (f" ({board.people_omitted} omitted)" if board.people_omitted else "")
+        f"min {board.min_font_pt:g} pt, {board.people_rows} people rows, {board.pages} page(s)"
         + f", scale 1:{board.scale_denominator:,.0f}"
-    )
-
-
-def load_cards(store, plan_id: int, parent_code: str, *, url_template: str | None = None):
-    """Contact cards (a :class:`gis.maps.cards.Sheet`) of the child grids of ``parent_code``
-    (the grid itself when it has none)."""
-    from gis.maps.atlas import child_grids
-    from gis.maps.cards import render_cards
-
-    plan = store.plan(plan_id)
-    parent, children = child_grids(store, plan_id, parent_code)
-    people = store.people(plan_id)
-    people = people[people["grid_code"].isin(list(children["code"]))]
-    label = f"{plan.name}（第 {plan.version} 版）"
-    return render_cards(
-        children,
-        people,
-        parent_name=str(parent["name"]),
-        plan_label=label,
-        url_template=url_template,
     )
 
 
@@ -135,10 +73,10 @@ def atlas_command(
             progress=lambda i, n, code: typer.echo(f"  page {i}/{n}: {code}", err=True),
         )  # fmt: skip
     out.write_bytes(atlas.pdf)
-    n = len(atlas.pages)
+    n = len(atlas.grids)
     typer.echo(
-        f"wrote {out}: {n} pages ({paper.value} {orientation.value}) for the grids of "
-        f"{atlas.parent_name} {parent_code} in {atlas.seconds:.1f} s ({atlas.seconds / n:.2f} s/page)"
+        f"wrote {out}: {n} grids on {atlas.page_count} pages ({paper.value} {orientation.value}) for the grids of "
+        f"{atlas.parent_name} {parent_code} in {atlas.seconds:.1f} s ({atlas.seconds / atlas.page_count:.2f} s/page)"
     )
 
 

@@ -40,6 +40,8 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    #: processes per API worker that render boards, atlases and cards (never API threads)
+    print_workers: int = Field(default=1, ge=1)
 
 
 class GeoSettings(BaseSettings):

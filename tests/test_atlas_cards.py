@@ -72,15 +72,25 @@ def atlas_pdf(db: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("atlas") / "atlas.pdf"
     res = CliRunner().invoke(app, ["atlas", "1", DISTRICT, str(out), "--db", str(db)])
     assert res.exit_code == 0, res.output
-    assert "11 pages" in res.output
+    assert "11 grids on" in res.output
     return out
 
 
-def test_atlas_has_a_page_per_child(atlas_pdf: Path, grids) -> None:
+def _starts(pdf: Path, children) -> list[int]:
+    """The page each child's board starts on (its title page), in code order."""
+    n, _, _ = _pages(pdf)
+    titles = {page: _text(pdf, page) for page in range(1, n + 1)}
+    return [next(p for p, t in titles.items() if f"{name}网格化管理公示图" in t)
+            for name in children.sort_values("code")["name"]]  # fmt: skip
+
+
+def test_atlas_has_a_board_per_child_in_code_order(atlas_pdf: Path, grids) -> None:
     frame, _ = grids
     children = frame[frame["parent_code"] == DISTRICT]
     pages, w, h = _pages(atlas_pdf)
-    assert pages == len(children) == 11
+    starts = _starts(atlas_pdf, children)
+    assert len(starts) == len(children) == 11
+    assert starts[0] == 1 and starts == sorted(starts) and pages >= len(children)
     assert abs(w - 842) < 1.5 and abs(h - 595) < 1.5  # A4 landscape
 
 
@@ -89,15 +99,19 @@ def test_atlas_embeds_the_cjk_font(atlas_pdf: Path) -> None:
     assert fonts and all("NotoSansCJKsc" in f and " yes " in f for f in fonts), fonts
 
 
-def test_atlas_page_n_is_the_board_of_child_n(atlas_pdf: Path, grids) -> None:
-    frame, _ = grids
+def test_atlas_pages_of_child_n_are_its_board_and_people(atlas_pdf: Path, grids) -> None:
+    frame, people = grids
     children = frame[frame["parent_code"] == DISTRICT].sort_values("code")
-    for n, (code, name) in enumerate(zip(children["code"], children["name"], strict=True), 1):
-        text = _text(atlas_pdf, n)
-        assert f"{name}网格化管理公示图" in text, (n, code)
+    pages, _, _ = _pages(atlas_pdf)
+    starts = _starts(atlas_pdf, children)
+    for n, (code, start, end) in enumerate(zip(children["code"], starts, [*starts[1:], pages + 1], strict=True)):
+        text = "".join(_text(atlas_pdf, p) for p in range(start, end))
         assert code in text and "网格责任人员" in text, (n, code)
         others = [c for c in children["code"] if c != code]
         assert not any(f"网格编码{c}" in text for c in others), (n, code)
+        sub = set(frame.loc[frame["parent_code"] == code, "code"]) | {code}
+        phones = people.loc[people["grid_code"].isin(sub), "phone"].astype(str)
+        assert all(p in text for p in phones), (n, code)  # its whole people table, no one else's page
 
 
 def test_atlas_unknown_grid_is_a_clear_error(db: Path, tmp_path: Path) -> None:
@@ -114,7 +128,7 @@ def test_atlas_unknown_grid_is_a_clear_error(db: Path, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def cards(db: Path, tmp_path_factory):
-    from gis.cli_maps import load_cards
+    from gis.maps.prints import load_cards
     from gis.store.geopackage import GeoPackageStore
 
     store = GeoPackageStore(db)

@@ -28,7 +28,7 @@ def _need(tool: str) -> str:
 
 @pytest.fixture(scope="module", params=list(PAPERS), ids=lambda p: f"{p[0]}-{p[1]}")
 def rendered(request, sample_gpkg: Path, tmp_path_factory):
-    from gis.cli_maps import load_board
+    from gis.maps.prints import load_board
     from gis.store.geopackage import GeoPackageStore
 
     paper, orientation = request.param
@@ -45,7 +45,7 @@ def rendered(request, sample_gpkg: Path, tmp_path_factory):
 
 
 def test_pdf_page_size(rendered):
-    (paper, orientation), _, pdf, _ = rendered
+    (paper, orientation), board, pdf, _ = rendered
     info = subprocess.run(
         [_need("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True
     ).stdout
@@ -54,7 +54,30 @@ def test_pdf_page_size(rendered):
     w, h = float(m.group(1)), float(m.group(2))
     ew, eh = PAPERS[(paper, orientation)]
     assert abs(w - ew) < 1.5 and abs(h - eh) < 1.5, (w, h)
-    assert re.search(r"Pages:\s+1\n", info), info
+    assert re.search(rf"Pages:\s+{board.pages}\n", info), info
+
+
+def test_every_responsible_person_is_printed(rendered, sample_gpkg: Path):
+    """The people table is complete: what does not fit beside the map goes on
+    continuation pages, each titled as such."""
+    from gis.store.geopackage import GeoPackageStore
+
+    _, board, pdf, _ = rendered
+    store = GeoPackageStore(sample_gpkg)
+    try:
+        people = store.people(1)
+        codes = set(store.grids(1).query("parent_code == @VILLAGE")["code"]) | {VILLAGE}
+    finally:
+        store.close()
+    people = people[people["grid_code"].isin(codes)]
+    assert board.people_rows == len(people) > 100
+    text = subprocess.run(
+        [_need("pdftotext"), str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = re.sub(r"\s+", "", text)
+    missing = [p for p in people["phone"].astype(str) if p not in flat]
+    assert not missing, missing[:5]
+    assert board.pages >= 2 and "金湾居委会网格责任人员（续，第2页）" in flat
 
 
 def test_pdf_embeds_the_cjk_font_only(rendered):
@@ -120,7 +143,7 @@ def test_labels_legible_and_not_overlapping(rendered):
 
 
 def test_missing_font_is_a_clear_error(monkeypatch, sample_gpkg: Path):
-    from gis.cli_maps import load_board
+    from gis.maps.prints import load_board
     from gis.maps import fonts
     from gis.store.geopackage import GeoPackageStore
 

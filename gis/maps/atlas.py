@@ -1,6 +1,6 @@
 """Atlas mode: one PDF with a notice-board page per child grid of a parent (like QGIS Atlas).
 
-Each page is exactly the board :func:`gis.cli_maps.load_board` makes for that child grid
+Each grid's pages are exactly the board :func:`gis.maps.prints.load_board` makes for that child grid
 (the grid and its own children, if any), written with matplotlib's ``PdfPages`` so the CJK
 font is embedded once (subset over all pages) instead of once per page.
 """
@@ -19,9 +19,14 @@ from gis.errors import NotFound
 
 
 @dataclass
-class AtlasPage:
+class AtlasGrid:
+    """One grid's board in the atlas: it starts on ``first_page`` (1-based) and takes
+    ``pages`` pages (more than one when its people table continues)."""
+
     code: str
     name: str
+    first_page: int
+    pages: int
     labels: int
     shortened: int
     skipped: int
@@ -33,8 +38,12 @@ class Atlas:
     pdf: bytes
     parent_code: str
     parent_name: str
-    pages: list[AtlasPage] = field(default_factory=list)
+    grids: list[AtlasGrid] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def page_count(self) -> int:
+        return sum(g.pages for g in self.grids)
 
 
 def child_grids(store, plan_id: int, parent_code: str):
@@ -62,7 +71,7 @@ def render_atlas(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Atlas:
     """Render one board page per child grid of ``parent_code`` into a single PDF."""
-    from gis.cli_maps import load_board
+    from gis.maps.prints import load_board
 
     t0 = time.perf_counter()
     parent, children = child_grids(store, plan_id, parent_code)
@@ -80,10 +89,12 @@ def render_atlas(
             ):
                 t = time.perf_counter()
                 board = load_board(store, plan_id, code, paper=paper, orientation=orientation)
-                pdf.savefig(board.figure)
-                atlas.pages.append(AtlasPage(code, name, len(board.labels), board.shortened,
-                                             len(board.skipped), time.perf_counter() - t))  # fmt: skip
-                board.figure.clear()
+                for figure in board.figures:  # the board, then its people table's continuation
+                    pdf.savefig(figure)
+                atlas.grids.append(AtlasGrid(code, name, atlas.page_count + 1, board.pages, len(board.labels),
+                                             board.shortened, len(board.skipped), time.perf_counter() - t))  # fmt: skip
+                for figure in board.figures:
+                    figure.clear()
                 if progress:
                     progress(i + 1, n, code)
     atlas.pdf = buf.getvalue()

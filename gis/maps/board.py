@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import shapely.ops
+from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
@@ -69,22 +70,29 @@ class Board:
     skipped: list[str]
     min_font_pt: float
     people_rows: int
-    people_omitted: int
     crs: str
     scale_denominator: float
     texts: list[str]
+    #: every page: the board, then continuation pages while the people table goes on
+    figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return len(self.figures)
 
     def pdf_bytes(self) -> bytes:
+        """All pages in one PDF, the CJK font embedded once (TrueType subset)."""
         buf = io.BytesIO()
         with matplotlib.rc_context({"pdf.fonttype": 42}):
-            self.figure.savefig(
-                buf, format="pdf", metadata={"Creator": "gridgis", "Title": self.texts[0]}
-            )
+            with PdfPages(buf, metadata={"Creator": "gridgis", "Title": self.texts[0]}) as pdf:
+                for figure in self.figures:
+                    pdf.savefig(figure)
         return buf.getvalue()
 
-    def png_bytes(self, dpi: int = 300) -> bytes:
+    def png_bytes(self, dpi: int = 300, page: int = 1) -> bytes:
+        """One page as PNG (the board itself by default)."""
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=dpi, facecolor="white")
+        self.figures[page - 1].savefig(buf, format="png", dpi=dpi, facecolor="white")
         return buf.getvalue()
 
 
@@ -544,25 +552,35 @@ def render_board(
     )
     texts.append(table_title)
     cursor -= 18
-    rows_done, omitted = _people_table(
-        fig, people, child_rows, parent, (px0, py0, pw, cursor - py0), measure, fp, texts, W, H
-    )
+    rows, photos = _people_rows(people, child_rows, parent)
+    box = (px0, py0, pw, cursor - py0)
+    if not rows:
+        msg = "（暂无人员信息）"
+        fig.text(px0 / W, (cursor - 10) / H, msg, ha="left", va="baseline", fontproperties=fp(9))
+        texts.append(msg)
+    done = _draw_table(fig, rows, photos, box, measure, fp, texts, W, H,
+                       "……另有 {left} 人，见续页")  # fmt: skip
+    figures = [fig]
+    while done < len(rows):  # the full table, on as many continuation pages as it takes
+        page, n = _continuation_page(W, H, f"{parent_name}网格责任人员", subtitle, footer, len(figures) + 1,
+                                     rows[done:], photos, font, fp, texts)  # fmt: skip
+        figures.append(page)
+        done += n
 
     check_coverage(font, texts)
     return Board(fig, paper, orientation, labels, sum(lbl.shortened for lbl in labels), skipped,
-                 min([lbl.size_pt for lbl in labels] + [8.0]), rows_done, omitted, crs_name, float(denominator), texts)  # fmt: skip
+                 min([lbl.size_pt for lbl in labels] + [8.0]), len(rows), crs_name, float(denominator), texts,
+                 figures)  # fmt: skip
 
 
-def _people_table(
-    fig, people, child_rows, parent, box, measure, fp, texts, W, H
-) -> tuple[int, int]:
-    """Rows (grid, role, name, phone[, photo]) in as many columns as fit; >= 8 pt."""
-    x, y, w, h = box
+PersonRow = tuple[str, str, str, str, str | None]  # grid, role, name, phone, photo path
+
+
+def _people_rows(people, child_rows, parent) -> tuple[list[PersonRow], bool]:
+    """The people table's rows, parent grid first then children by code, roles in order;
+    and whether any row has a photo file (then every row leaves room for one)."""
     if people is None or people.empty:
-        msg = "（暂无人员信息）"
-        fig.text(x / W, (y + h - 10) / H, msg, ha="left", va="baseline", fontproperties=fp(9))
-        texts.append(msg)
-        return 0, 0
+        return [], False
     names = {str(parent["code"]): str(parent["name"])}
     names.update(zip(child_rows["code"].astype(str), child_rows["name"].astype(str), strict=True))
     parent_name = str(parent["name"])
@@ -571,31 +589,34 @@ def _people_table(
         lvl_=people["grid_code"].astype(str).str.len(),
         ro_=people["role"].map(lambda r: role_order.get(str(r), 9)),
     ).sort_values(["lvl_", "grid_code", "ro_"])
-    photos = (
+    photos = bool(
         "photo_path" in ppl
         and ppl["photo_path"].map(lambda p: isinstance(p, str) and Path(p).is_file()).any()
     )
-    rows = []
-    last = None
+    rows: list[PersonRow] = []
     for r in ppl.itertuples():
         code = str(r.grid_code)
-        grid = (
-            ""
-            if code == last
-            else f"{code} {_short_name(names.get(code, ''), parent_name) if code != str(parent['code']) else names.get(code, '')}"
-        )
-        last = code
+        name = names.get(code, "")
+        grid = f"{code} {_short_name(name, parent_name) if code != str(parent['code']) else name}"
         role = ROLE_ZH.get(str(r.role), str(r.role))
         photo = getattr(r, "photo_path", None) if photos else None
         rows.append(
-            (
-                grid,
-                role,
-                str(r.name),
-                str(r.phone),
-                photo if isinstance(photo, str) and Path(photo).is_file() else None,
-            )
-        )
+            (grid, role, str(r.name), str(r.phone),
+             photo if isinstance(photo, str) and Path(photo).is_file() else None)
+        )  # fmt: skip
+    return rows, photos
+
+
+def _draw_table(
+    fig, rows: list[PersonRow], photos: bool, box, measure, fp, texts, W, H, more: str
+) -> int:
+    """Draw as many rows as fit in ``box`` (columns side by side, 8 pt); returns how many.
+
+    When not all fit, the last slot holds ``more`` (formatted with the number left), so
+    the reader knows the table goes on. The grid is named on its first row and again at
+    the top of a column (or page) that continues it.
+    """
+    x, y, w, h = box
     size = 8.0
     header = ("网格", "角色", "姓名", "电话")
     cols = [max(measure.size(t[i], size)[0] for t in [header, *rows]) + 10 for i in range(4)]
@@ -604,34 +625,25 @@ def _people_table(
     ncols = max(1, int(w // col_w))
     per_col = max(1, int((h - row_h) // row_h))
     capacity = ncols * per_col
-    omitted = 0
-    if len(rows) > capacity:
-        omitted = len(rows) - (capacity - 1)
-        rows = rows[: capacity - 1]
-    for idx, row in enumerate([*rows, None] if omitted else rows):
+    drawn = rows if len(rows) <= capacity else rows[: capacity - 1]
+    left = len(rows) - len(drawn)
+    for idx, row in enumerate([*drawn, None] if left else drawn):
         c, k = divmod(idx, per_col)
         cx = x + c * col_w
         if k == 0:
             hx = cx + (row_h if photos else 0)
             for i, t in enumerate(header):
-                fig.text(
-                    hx / W,
-                    (y + h - row_h * 0.8) / H,
-                    t,
-                    ha="left",
-                    va="baseline",
-                    fontproperties=fp(size, True),
-                )
+                fig.text(hx / W, (y + h - row_h * 0.8) / H, t, ha="left", va="baseline",
+                         fontproperties=fp(size, True))  # fmt: skip
                 hx += cols[i]
             texts.extend(header)
         ry = y + h - row_h * (k + 1.8)
         if row is None:
-            msg = f"……另有 {omitted} 人未列出（完整名单：gridgis export --table people）"
-            fig.text(
-                cx / W, ry / H, msg, ha="left", va="baseline", fontproperties=fp(size), color="#444"
-            )
+            msg = more.format(left=left)
+            fig.text(cx / W, ry / H, msg, ha="left", va="baseline", fontproperties=fp(size), color="#444")
             texts.append(msg)
             continue
+        shown = row if k == 0 or idx == 0 or drawn[idx - 1][0] != row[0] else ("", *row[1:])
         tx = cx
         if photos:
             if row[4]:
@@ -639,16 +651,33 @@ def _people_table(
 
                 try:
                     img = mpimg.imread(row[4])
-                    iax = fig.add_axes(
-                        ((cx + 1) / W, (ry - 2) / H, (row_h - 2) / W, (row_h - 2) / H)
-                    )
+                    iax = fig.add_axes(((cx + 1) / W, (ry - 2) / H, (row_h - 2) / W, (row_h - 2) / H))
                     iax.imshow(img)
                     iax.set_axis_off()
                 except (OSError, ValueError, SyntaxError):
                     pass
             tx += row_h
-        for i, t in enumerate(row[:4]):
+        for i, t in enumerate(shown[:4]):
             fig.text(tx / W, ry / H, t, ha="left", va="baseline", fontproperties=fp(size))
             tx += cols[i]
-        texts.extend(row[:4])
-    return len(rows), omitted
+        texts.extend(shown[:4])
+    return len(drawn)
+
+
+def _continuation_page(
+    W, H, title: str, subtitle: str, footer: str, page: int, rows, photos, measure_font, fp, texts
+) -> tuple[Figure, int]:
+    """A page that carries the people table on: title, the table over the whole page."""
+    fig = Figure(figsize=(W / 72.0, H / 72.0), dpi=72, facecolor="white")
+    measure = _TextMeasure(fig, measure_font)
+    margin = 10 * MM
+    top = H - margin
+    head = f"{title}（续，第 {page} 页）"
+    fig.text(0.5, (top - 14) / H, head, ha="center", va="baseline", fontproperties=fp(14, True))
+    fig.text(0.5, (top - 30) / H, subtitle, ha="center", va="baseline", fontproperties=fp(9))
+    fig.text(margin / W, (margin * 0.6) / H, footer, ha="left", va="baseline", fontproperties=fp(8))
+    texts += [head, subtitle, footer]
+    bottom = margin * 0.6 + 16
+    box = (margin, bottom, W - 2 * margin, top - 40 - bottom)
+    n = _draw_table(fig, rows, photos, box, measure, fp, texts, W, H, "……续表见下页（另有 {left} 人）")
+    return fig, n
