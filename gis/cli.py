@@ -261,9 +261,15 @@ def import_(
     new_plan: Annotated[str | None, typer.Option(help="Create a draft plan in this layer for grids/people")] = None,
     plan_name: Annotated[str, typer.Option(help="Name of the new draft plan")] = "导入方案",
     make_valid: Annotated[bool, typer.Option(help="Repair invalid geometries and report each repair")] = False,
+    attribution: Annotated[
+        list[str] | None,
+        typer.Option(help='Credit the data needs on every map, e.g. "Vonng/adcode, CC BY 4.0" (repeatable)'),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Import features into the store: all or nothing, every problem reported by row and field."""
+    from gis.attribution import add as add_credits
+    from gis.attribution import for_source
     from gis.importer import import_file
     from gis.store import NewPlan
 
@@ -282,6 +288,8 @@ def import_(
             plan=target,
             max_distance_km=settings.geo.max_distance_from_area_km,
         )
+        new_credits = [*(attribution or []), *for_source(path)]
+        credited = add_credits(store, *new_credits) if new_credits else []
     for tbl, report in outcome.reports:
         typer.echo(f"{tbl}: {report.rows} rows from {path.name}; CRS {report.crs_used} ({report.crs_source})")
         for w in report.warnings:
@@ -293,6 +301,8 @@ def import_(
     written = outcome.written
     assert written is not None
     typer.echo(f"stored: {written.inserted}" + (f" in plan {written.plan_id}" if written.plan_id else ""))
+    if credited:
+        typer.echo(f"credited on maps: {'; '.join(credited)}")
 
 
 @app.command()

@@ -115,7 +115,7 @@ def test_texts_in_pdf(rendered):
     flat = re.sub(r"\s+", "", text)
     assert "金湾居委会网格化管理公示图" in flat
     assert "网格责任人员" in flat and "网格长" in flat
-    assert "底图数据：gridgis样例区" in flat
+    assert "数据：gridgis样例数据（生成数据，非真实）" in flat  # the store's credits
     assert VILLAGE in flat
     assert re.search(r"1[3-9]\d{9}", flat)  # a mobile phone from the people table
     assert "比例尺" in flat and "北" in flat
@@ -143,8 +143,8 @@ def test_labels_legible_and_not_overlapping(rendered):
 
 
 def test_missing_font_is_a_clear_error(monkeypatch, sample_gpkg: Path):
-    from gis.maps.prints import load_board
     from gis.maps import fonts
+    from gis.maps.prints import load_board
     from gis.store.geopackage import GeoPackageStore
 
     monkeypatch.setattr(

@@ -200,3 +200,19 @@ def test_lookup_and_lookup_batch_on_the_sample(sample_gpkg: Path, tmp_path: Path
     assert lines[1].split(",")[4] == unit["code"] and "missing" in lines[2]
     code, out = run("lookup", "121.2", "30.85", "--db", str(sample_gpkg))
     assert code == 1 and "crs is required" in out
+
+
+def test_import_records_the_credit_maps_must_show(tmp_path: Path) -> None:
+    from gis.attribution import ADCODE, add, credits, for_source
+
+    path, _ = _gcj_file(tmp_path)
+    db = str(tmp_path / "s.gpkg")
+    code, out = run("import", str(path), "--table", "enterprises", "--crs", "gcj02",
+                    "--attribution", "金山区市场监管局 2026", "--db", db)  # fmt: skip
+    assert code == 0, out
+    assert "credited on maps: 金山区市场监管局 2026" in out
+    with open_store(db) as store:
+        assert credits(store) == ["金山区市场监管局 2026"]
+        assert add(store, "金山区市场监管局 2026", " ", ADCODE) == ["金山区市场监管局 2026", ADCODE]
+    assert for_source("../shared/data/admin-cn/shanghai/fences/310116.json") == [ADCODE]
+    assert for_source(path) == []

@@ -183,6 +183,8 @@ def test_standalone_file_loads_nothing_at_all(hooked_browser, sample_store, tmp_
         )
     )
     assert "环保网格" in browser.find_element(By.CSS_SELECTOR, ".gg-title").text
+    credit = browser.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
+    assert "数据：gridgis 样例数据" in credit, credit  # the store's credits (gis.attribution)
     _assert_grid_outline_drawn(browser)
     urls = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"

@@ -46,8 +46,6 @@ MIN_PT = 8.0
 FULL_SIZES = (10.0, 9.0, 8.0)
 SHORT_SIZES = (9.0, 8.0)
 FILLS = ("#cfe8cf", "#fde3b8", "#d6e2f5", "#f6d0d8", "#e7dcf3", "#fff4b0", "#d3efec")
-SAMPLE_ATTRIBUTION = "底图数据：gridgis 样例区"
-ADCODE_ATTRIBUTION = "Vonng/adcode, CC BY 4.0"
 
 
 @dataclass
@@ -217,7 +215,7 @@ def render_board(
     parent_name = str(parent["name"])
     title = title or f"{parent_name}网格化管理公示图"
     map_date = map_date or Date.today().isoformat()
-    attribution = attribution or [SAMPLE_ATTRIBUTION]
+    attribution = list(attribution or [])
 
     # ---- project
     crs = projected_crs_for(np.array([parent["geom"]], dtype=object))
@@ -253,7 +251,8 @@ def render_board(
     body_top = top - title_size - sub_size * 3.2
     footer_size = 8.0
     crs_name = f"{crs.name} (EPSG:{crs.to_epsg()})"
-    footer = "　".join([*attribution, f"坐标系：{crs_name}", "图中网格界线不作为权属争议依据"])
+    credit = [f"数据：{'；'.join(attribution)}"] if attribution else []
+    footer = "　".join([*credit, f"坐标系：{crs_name}", "图中网格界线不作为权属争议依据"])
     fig.text(
         margin / W,
         (margin * 0.6) / H,

@@ -26,6 +26,7 @@ from folium.elements import JSCSSMixin
 from folium.plugins import FastMarkerCluster, HeatMap
 from jinja2 import Template
 
+from gis.attribution import credits
 from gis.maps.assets import URL_PREFIX, Styles, offline
 from gis.model import ROLE_ZH, Role
 
@@ -92,6 +93,19 @@ class _Legend(MacroElement):
     def __init__(self, body: str) -> None:
         super().__init__()
         self.body = body
+
+
+class _Attribution(MacroElement):
+    """The data credits (:mod:`gis.attribution`) in Leaflet's attribution control."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.attributionControl"""
+        """.addAttribution({{ this.text|tojson }});{% endmacro %}"""
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
 
 
 class _TiledLayer(JSCSSMixin, folium.map.Layer):
@@ -168,9 +182,11 @@ def plan_map(
     inline_max: int = 1500,
     asset_prefix: str = URL_PREFIX,
     findings: list | None = None,
+    attribution: list[str] | None = None,
 ) -> folium.Map:
     """The folium map of one plan (grids in the store CRS, lon/lat); ``findings`` (of a
-    coverage check) are drawn on top, red for errors and orange for warnings."""
+    coverage check) are drawn on top, red for errors and orange for warnings;
+    ``attribution``: the data credits shown in the corner."""
     minx, miny, maxx, maxy = (
         shapely.total_bounds(grids.geometry.to_numpy()) if len(grids) else (120, 30, 122, 32)
     )
@@ -185,6 +201,8 @@ def plan_map(
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     m.add_child(Styles(CSS))
     m.add_child(_Title(title))
+    if attribution:
+        m.add_child(_Attribution("数据：" + "；".join(html.escape(a) for a in attribution)))
 
     # basemap from our own data
     if lines is not None and len(lines):
@@ -392,4 +410,5 @@ def store_map(
         tiles=tiles,
         inline_max=inline_max,
         findings=findings,
+        attribution=credits(store),
     )

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from urllib.parse import quote
 
+from gis.attribution import credits
 from gis.errors import InvalidInput, NotFound, Problem
 
 STATUS_ZH = {"draft": "草稿", "published": "已发布", "archived": "已归档"}
@@ -27,7 +28,7 @@ def load_board(
     store, plan_id: int, grid_code: str, *, paper: str = "A4", orientation: str = "landscape"
 ):
     """Read what a board needs from the store and lay it out (a :class:`gis.maps.board.Board`)."""
-    from gis.maps.board import ADCODE_ATTRIBUTION, SAMPLE_ATTRIBUTION, render_board
+    from gis.maps.board import render_board
 
     plan = store.plan(plan_id)
     grids = store.grids(plan_id)
@@ -45,10 +46,7 @@ def load_board(
     lines = store.read("lines")
     if not lines.empty:
         lines = lines[lines.intersects(parent["geom"].buffer(0.005))]
-    attribution = [SAMPLE_ATTRIBUTION]
-    source = str(store.get_setting("outline_source", "") or "")
-    if "adcode" in source.lower():
-        attribution.append(ADCODE_ATTRIBUTION)
+    attribution = credits(store)
     layer = store.layers()
     layer_name = dict(zip(layer["key"], layer["name_zh"], strict=True)).get(
         plan.layer_key, plan.layer_key

@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis import attribution
 from gis.crs import from_store, geoms_to_store, to_store
 from gis.model import STORE_CRS, TABLES
 from gis.sample import names
@@ -64,6 +65,8 @@ class SampleDistrict:
     projected_crs: str
     seed: int
     unit_class: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=np.int64))
+    #: credits for maps made of it (:mod:`gis.attribution`): the sample, and the outline's source
+    attribution: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Rows per table and grids per level, for reports."""
@@ -240,6 +243,10 @@ def generate_district(
         projected_crs=crs,
         seed=seed,
         unit_class=unit_class[u_order],
+        attribution=[
+            attribution.SAMPLE,
+            *(attribution.for_source(outline) if isinstance(outline, str | Path) else []),
+        ],
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from gis import attribution
 from gis.sample.district import SampleDistrict
 from gis.store.base import NewPlan, Store
 
@@ -32,6 +33,7 @@ def load_district(store: Store, district: SampleDistrict) -> dict[str, Any]:
         "incidents": district.incidents,
     }
     result = store.write(base)
+    attribution.add(store, *district.attribution)
     summary: dict[str, Any] = dict(result.inserted)
     summary["plans"] = {}
     for layer, (grids, people) in district.plans.items():
