@@ -8,7 +8,11 @@ data the README's `serve` starts with:
   endpoint returning `{}`, the usual way endpoints are written) and vs the floor
   `/ping` (async plain text, the cheapest response possible), measured in the same
   run; p99 latency; a 100,000-point JSON batch; the extra resident memory of the
-  worker processes while they answer a 1,000,000-point batch.
+  worker processes while they answer a 1,000,000-point batch;
+- p99 of `/lookup` at a dispatcher's load (wrk -c4) idle, then while a partition job
+  (POST /plans/community/partition, the whole district as ~200 m cells, k = 50) runs
+  and while a town atlas renders (GET .../atlas.pdf): both run in separate processes,
+  so the lookup p99 should barely move (on 2 cores the job takes one of them).
 """
 
 from __future__ import annotations
@@ -194,3 +198,83 @@ def measure_http(store_path: Path, seconds: int = 30, workers: int = 2) -> dict:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _lookup_script(store_path: Path, folder: Path) -> Path:
+    gx, gy = _points_in_district(store_path, 1000)
+    script = folder / "points.lua"
+    pts = ",".join(f"{{{x:.7f},{y:.7f}}}" for x, y in zip(gx, gy, strict=True))
+    script.write_text(
+        "local pts = {" + pts + "}\n"
+        "request = function()\n"
+        "  local p = pts[math.random(#pts)]\n"
+        "  return wrk.format('GET', string.format('/lookup?lon=%.7f&lat=%.7f&crs=gcj02', p[1], p[2]))\n"
+        "end\n"
+    )
+    return script
+
+
+def measure_during_jobs(store_path: Path, seconds: int = 8, workers: int = 2) -> dict:
+    """Lookup p99 idle, during a partition job and during an atlas render (see the module doc)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("the HTTP part needs Debian's wrk: apt-get install wrk (or pass --no-http)")
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "jobs.gpkg"
+        shutil.copy(store_path, db)  # the job writes a draft plan: keep the shared sample clean
+        env = dict(os.environ, GRIDGIS_DATABASE_URL=str(db))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gis", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(base + "/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            script = _lookup_script(store_path, Path(tmp))
+            _wrk(base + "/", 3, 4, script)  # warm both workers
+            idle = _wrk(base + "/", seconds, 4, script)
+            # a partition job: started, then measured while its process works
+            job = httpx.post(base + "/plans/community/partition", json={
+                "parent_code": "310199", "k": 50, "units": "cells", "cell_size": 200.0}, timeout=30).json()  # fmt: skip
+            time.sleep(2.0)  # past the spawn, into the solver
+            during_job = _wrk(base + "/", seconds, 4, script)
+            state = httpx.get(base + job["href"], timeout=30).json()
+            job_ran_throughout = state["status"] == "running"
+            while state["status"] == "running":
+                time.sleep(1.0)
+                state = httpx.get(base + job["href"], timeout=30).json()
+            # an atlas render in the print process (11 town boards of the district)
+            result: dict = {}
+
+            def atlas() -> None:
+                t = time.perf_counter()
+                r = httpx.get(base + "/plans/1/grids/310199/atlas.pdf", timeout=600)
+                result.update(status=r.status_code, seconds=time.perf_counter() - t)
+
+            thread = threading.Thread(target=atlas)
+            thread.start()
+            time.sleep(4.0)  # past the print process's start
+            during_atlas = _wrk(base + "/", seconds, 4, script)
+            atlas_ran_throughout = thread.is_alive()
+            thread.join()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    return {
+        "p99_idle_ms": idle["p99_ms"],
+        "p99_during_partition_ms": during_job["p99_ms"],
+        "p99_during_atlas_ms": during_atlas["p99_ms"],
+        "partition_job_status": state["status"],
+        "partition_job_s": state.get("seconds"),
+        "partition_ran_throughout": job_ran_throughout,
+        "atlas_status": result.get("status"),
+        "atlas_s": result.get("seconds"),
+        "atlas_ran_throughout": atlas_ran_throughout,
+        "non2xx": idle["non2xx"] + during_job["non2xx"] + during_atlas["non2xx"],
+    }
+

@@ -312,6 +312,8 @@ def service_figures(args) -> tuple[float | None, dict]:
         store = http_lookup.sample_store(Path(tmp))
         full = None if args.no_full else round(http_lookup.measure_full_answer(store), 1)
         http = {} if args.no_http else http_lookup.measure_http(store, seconds=args.http_seconds)
+        if args.jobs and not args.no_http:
+            http["jobs"] = http_lookup.measure_during_jobs(store)
     return full, http
 
 
@@ -333,6 +335,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--no-http", action="store_true", help="skip the HTTP figures (needs Debian's wrk)")
     ap.add_argument("--no-full", action="store_true", help="skip the full-answer figure")
     ap.add_argument("--http-seconds", type=int, default=30, help="wrk duration per endpoint")
+    ap.add_argument("--jobs", action="store_true",
+                    help="also the lookup p99 (wrk -c4) idle, during a partition job and during an atlas render")
     args = ap.parse_args(argv)
 
     from gis.lookup.index import GridIndex
@@ -439,6 +443,11 @@ def main(argv: list[str] | None = None) -> dict:
               f"vs no-op {http['http_noop_rps']:,.0f} req/s = {http['http_ratio_vs_noop']:.2f} "
               f"(vs the async plain-text floor {http['http_floor_rps']:,.0f} req/s = {http['http_ratio_vs_floor']:.2f}); p99 {http['http_p99_ms']:.1f} ms; "
               f"100k batch {http['http_batch_100k_s']:.2f} s; 1M batch +{http['batch_1m_peak_rss_mb']:.0f} MB RSS")
+    jobs = http.get("jobs") if http else None
+    if jobs:
+        print(f"lookup p99 at wrk -c4: idle {jobs['p99_idle_ms']:.1f} ms, during a partition job "
+              f"{jobs['p99_during_partition_ms']:.1f} ms ({jobs['partition_job_status']}, {jobs['partition_job_s']:.0f} s), "
+              f"during an atlas render {jobs['p99_during_atlas_ms']:.1f} ms ({jobs['atlas_s']:.0f} s)")
     if rss:
         print(f"batch of {args.points:,}: peak RSS {rss['before_mb']:.0f} -> {rss['after_mb']:.0f} MB "
               f"(+{rss['extra_mb']:.0f} MB; numpy allocations traced in the call: {rss['traced_mb']:.1f} MB)")
@@ -474,6 +483,9 @@ def main(argv: list[str] | None = None) -> dict:
         "batch_1m_inprocess_rss_mb": None if rss is None else round(rss["extra_mb"], 1),
         "batch_1m_traced_mb": None if rss is None else round(rss["traced_mb"], 1),
         "index_mb": round(index._raster.nbytes / 2**20, 1),
+        "http_p99_idle_c4_ms": jobs and jobs["p99_idle_ms"],
+        "http_p99_during_partition_ms": jobs and jobs["p99_during_partition_ms"],
+        "http_p99_during_atlas_ms": jobs and jobs["p99_during_atlas_ms"],
     }
     print(json.dumps(result))
     return result

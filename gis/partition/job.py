@@ -18,12 +18,14 @@
    job stopped before that leaves nothing behind.
 
 ``run_in_process`` is the entry point of a separate (spawned) process: it opens the
-store by URL and reports progress and the outcome through a queue.
+store by URL and writes progress and the outcome into the job's record in the store
+(:mod:`gis.jobs`), which every API worker reads.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -307,23 +309,32 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     return {"classes": [], "detail": f"{type(exc).__name__}: {exc}", "detail_zh": "内部错误", "problems": []}
 
 
-def run_in_process(url: str, request: dict[str, Any], queue) -> None:
-    """Entry point of a spawned job process: messages ``(kind, payload)`` on ``queue``.
+def run_in_process(url: str, request: dict[str, Any], job_id: str) -> None:
+    """Entry point of a spawned job process: progress, then the result or the error, go
+    into the job's record in the store (:mod:`gis.jobs`), which every API worker reads.
 
-    ``("progress", {"progress": f, "stage": s})`` while running, then one of
-    ``("done", outcome.to_json())`` or ``("error", error_payload(exc))``.
+    The error keeps ``classes`` (the exception's class names) so the API can pick the
+    status without this process knowing HTTP. Stops quietly once the record says the
+    job was cancelled.
     """
+    from gis.jobs import JobStopped, report
     from gis.store import open_store
 
-    def report(f: float, stage: str) -> None:
-        queue.put(("progress", {"progress": float(f), "stage": stage}))
-
+    store = open_store(url, init=False)
     try:
-        store = open_store(url)
+        def progress(f: float, stage: str) -> None:
+            report(store, job_id, progress=float(f), stage=stage)
+
         try:
-            outcome = run_partition(store, PartitionRequest(**request), report)
-        finally:
-            store.close()
-        queue.put(("done", outcome.to_json()))
-    except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
-        queue.put(("error", error_payload(exc)))
+            report(store, job_id, pid=os.getpid())  # lets any worker on this host see it die
+            outcome = run_partition(store, PartitionRequest(**request), progress)
+            report(store, job_id, status="done", progress=1.0, stage="done", result=outcome.to_json())
+        except JobStopped:
+            return
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported
+            try:
+                report(store, job_id, status="failed", error=error_payload(exc))
+            except JobStopped:
+                return
+    finally:
+        store.close()
