@@ -1,8 +1,9 @@
 """The live lookup engine of a service process: loaded from the store, swapped on publish.
 
 Glue between the store and the pure lookup engine (which never imports the store).
-A background thread waits for the store's plan version to change (PostgreSQL
-LISTEN/NOTIFY, or polling the GeoPackage file twice a second), builds a new
+A background thread waits for the store's plan or data version to change (a publish,
+or an import of enterprises, admin units or lines; PostgreSQL LISTEN/NOTIFY, or
+polling the GeoPackage file twice a second), builds a new
 :class:`~gis.lookup.engine.Snapshot` beside the old one and swaps the reference:
 a lookup holds one snapshot from start to end, so every answer comes from exactly
 one set of plans and says which plan version that was.
@@ -23,7 +24,7 @@ log = logging.getLogger("gridgis.live")
 
 def load_snapshot(store: Store) -> Snapshot:
     """Read the published plan of every layer, its people and the enterprises."""
-    version = store.plan_version()
+    version, data_version = store.versions()
     names = dict(zip(store.layers()["key"], store.layers()["name_zh"], strict=True))
     layers = []
     for plan in store.plans(status=PlanStatus.PUBLISHED):
@@ -33,7 +34,7 @@ def load_snapshot(store: Store) -> Snapshot:
         layers.append(LayerData(plan.layer_key, names.get(plan.layer_key, plan.layer_key), plan, grids, store.people(plan.id)))
     layers.sort(key=lambda d: d.key)
     places = build_places(store.read("admin_units"), store.read("lines"))
-    snap = build_snapshot(version, layers, store.read("enterprises"), places)
+    snap = build_snapshot(version, layers, store.read("enterprises"), places, data_version)
     warm(snap)
     return snap
 
@@ -63,10 +64,10 @@ class LiveEngine:
     def _watch(self) -> None:
         while not self._stop.is_set():
             try:
-                known = self._snapshot.plan_version
-                seen = self.store.wait_for_plan_version(known, self.poll_timeout)
+                known = (self._snapshot.plan_version, self._snapshot.data_version)
+                seen = self.store.wait_for_change(known, self.poll_timeout)
                 if seen != known and not self._stop.is_set():
-                    log.info("plan version %s -> %s: rebuilding lookup indexes", known, seen)
+                    log.info("plan/data version %s -> %s: rebuilding lookup indexes", known, seen)
                     self.refresh()
             except Exception:  # keep serving the old snapshot; try again shortly
                 log.exception("lookup refresh failed")

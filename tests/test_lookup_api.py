@@ -273,6 +273,38 @@ def test_enterprise_near_the_point_with_its_responsible_grid(published: Store) -
     assert town["code"] == "310116102" and town["level"] == 2
 
 
+def test_enterprises_imported_by_another_process_are_seen_without_a_publish(
+    client: TestClient, published: Store, tmp_path
+) -> None:
+    """An import is a data-version bump (LISTEN/NOTIFY or the polled file): the running
+    service lists the new enterprise within 2 s, and incidents do not trigger rebuilds."""
+    from tests.test_store_contract import credit
+
+    before = client.get("/lookup", params={"lon": 121.15, "lat": 30.75, "crs": "wgs84"}).json()
+    assert before["enterprises"] == []
+    published.write({"incidents": gpd.GeoDataFrame(
+        {"category": ["噪声"], "source": ["12345"], "reported_at": ["2026-11-25T08:00:00Z"]},
+        geometry=[shapely.Point(121.15, 30.75)], crs="EPSG:4490").rename_geometry("geom")})  # fmt: skip
+    assert published.versions() == (1, 0)  # incidents: no rebuild
+    path = tmp_path / "firm.csv"
+    path.write_text(f"credit_code,name,supervision_level,lon,lat\n{credit(7)},丙印染,district,121.15,30.75\n",
+                    encoding="utf-8")  # fmt: skip
+    db = published.url.removeprefix("gpkg://")
+    proc = subprocess.run(
+        [sys.executable, "-m", "gis", "import", str(path), "--table", "enterprises", "--crs", "cgcs2000", "--db", db],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert published.versions() == (1, 1)
+    imported_at = time.monotonic()
+    names: list[str] = []
+    while time.monotonic() - imported_at < 2.5 and not names:
+        a = client.get("/lookup", params={"lon": 121.15, "lat": 30.75, "crs": "wgs84"}).json()
+        names = [e["name"] for e in a["enterprises"]]
+        time.sleep(0.05)
+    assert names == ["丙印染"] and a["plan_version"] == 1
+
+
 def address_book(q: str) -> list[dict]:
     """A deployment's own geocoder, plugged in by ``GRIDGIS_GEOCODER=module:function``."""
     from gis.crs import wgs84_to_gcj02

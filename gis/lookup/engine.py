@@ -89,6 +89,8 @@ class Snapshot:
     plan_version: int
     layers: dict[str, LayerSnapshot]
     enterprises: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the store's data version (enterprises, admin units, lines) it was built from
+    data_version: int = 0
     enterprise_grids: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     places: pd.DataFrame = field(default_factory=pd.DataFrame)  # searchable names (gis.search)
     _ent_tree: Any = None  # STRtree of the enterprise points (store CRS)
@@ -139,10 +141,11 @@ def build_snapshot(
     layers: list[LayerData],
     enterprises: pd.DataFrame | None = None,
     places: pd.DataFrame | None = None,
+    data_version: int = 0,
 ) -> Snapshot:
     """Indexes for every layer and level, and each enterprise's grid at every level."""
     built = {d.key: build_layer(d) for d in layers}
-    snap = Snapshot(plan_version=plan_version, layers=built)
+    snap = Snapshot(plan_version=plan_version, layers=built, data_version=data_version)
     if places is not None:
         snap.places = places
     if enterprises is not None and len(enterprises):

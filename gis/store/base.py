@@ -31,6 +31,9 @@ from gis.model import DATA_TABLES, DEFAULT_LAYERS, STORE_CRS, TABLES, Plan, Plan
 from gis.validate import as_multi, validate_frame
 
 PLAN_VERSION_KEY = "plan_version"
+#: bumped by every write of a table the live lookups and maps read outside plans
+DATA_VERSION_KEY = "data_version"
+LIVE_TABLES = ("enterprises", "admin_units", "lines")
 
 #: checks run inside publish before anything changes; each raises to refuse (issue: coverage gate),
 #: or returns derived rows to store with the publish ({table: frame}; this plan's rows of those
@@ -116,16 +119,25 @@ class Store(ABC):
         """The store-wide plan version; every publish bumps it, every process sees it."""
         return int(self._get_meta(PLAN_VERSION_KEY) or 0)
 
-    def wait_for_plan_version(self, known: int, timeout: float) -> int:
-        """Block until the plan version differs from ``known`` or ``timeout`` s pass.
+    def versions(self) -> tuple[int, int]:
+        """(plan version, data version): what a live snapshot was built from.
 
-        Polls twice a second (the GeoPackage store: another process's publish is
+        The data version is bumped by every write of enterprises, admin units or lines
+        (imports), so lookups and maps pick those up without waiting for a publish;
+        incidents do not bump it (they arrive all day and no snapshot holds them).
+        """
+        return self.plan_version(), int(self._get_meta(DATA_VERSION_KEY) or 0)
+
+    def wait_for_change(self, known: tuple[int, int], timeout: float) -> tuple[int, int]:
+        """Block until :meth:`versions` differs from ``known`` or ``timeout`` s pass.
+
+        Polls twice a second (the GeoPackage store: another process's write is
         visible in the file); PostGIS overrides this with LISTEN/NOTIFY.
         """
         deadline = time.monotonic() + timeout
         while True:
-            current = self.plan_version()
-            if current != known or time.monotonic() >= deadline:
+            current = self.versions()
+            if current != tuple(known) or time.monotonic() >= deadline:
                 return current
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
@@ -261,7 +273,14 @@ class Store(ABC):
                 result.ids[table] = self._insert(tx, table, frame)
                 result.inserted[table] = len(frame)
             result.plan_id = plan_id
+            if any(len(prepared.get(t, ())) for t in LIVE_TABLES):
+                self._bump_data_version(tx)
         return result
+
+    def _bump_data_version(self, tx: Any) -> None:
+        version = int(self._get_meta(DATA_VERSION_KEY, tx) or 0) + 1
+        self._set_meta(tx, DATA_VERSION_KEY, str(version))
+        self._after_publish(tx, self.plan_version())
 
     def delete_plan(self, plan_id: int) -> None:
         """Delete a draft plan with its grids and people (published plans are kept)."""

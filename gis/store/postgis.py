@@ -39,7 +39,8 @@ from gis.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from gis.model import STORE_CRS, STORE_SRID, TABLES, Column, TableSpec
 from gis.store.base import Store
 
-#: channel of the NOTIFY sent when a plan is published; the payload is the new version
+#: channel of the NOTIFY sent when a plan is published or live data is written
+#: (payload: the plan version); listeners re-read both versions
 NOTIFY_CHANNEL = "gridgis_plan_version"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -282,8 +283,8 @@ class PostGISStore(Store):
             self._listener = None
         self.engine.dispose()
 
-    def wait_for_plan_version(self, known: int, timeout: float) -> int:
-        """LISTEN for the publish NOTIFY instead of polling.
+    def wait_for_change(self, known: tuple[int, int], timeout: float) -> tuple[int, int]:
+        """LISTEN for the NOTIFY of a publish or a data write instead of polling.
 
         The listening connection stays subscribed between calls, so a NOTIFY sent
         while nobody waits is queued and seen by the next call.
@@ -293,8 +294,8 @@ class PostGISStore(Store):
                 libpq = self._sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
                 self._listener = psycopg.connect(libpq, autocommit=True, connect_timeout=10)
                 self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
-            current = self.plan_version()
-            if current != known:
+            current = self.versions()
+            if current != tuple(known):
                 return current
             for _ in self._listener.notifies(timeout=timeout, stop_after=1):
                 break
@@ -302,8 +303,8 @@ class PostGISStore(Store):
             if getattr(self, "_listener", None) is not None:
                 self._listener.close()
             self._listener = None
-            return super().wait_for_plan_version(known, timeout)
-        return self.plan_version()
+            return super().wait_for_change(known, timeout)
+        return self.versions()
 
     # ------------------------------------------------------------------ connections
 
