@@ -123,6 +123,42 @@ def test_texts_in_pdf(rendered):
         assert label.text.replace("\n", "") in flat or label.text.split("\n")[-1] in flat
 
 
+def test_every_grid_is_labelled_and_every_code_printed(rendered, sample_gpkg: Path):
+    """Grids too small for their label get it beside them on a leader line; the full
+    code of every grid is in the PDF's text (the people table names them all)."""
+    from gis.store.geopackage import GeoPackageStore
+
+    _, board, pdf, _ = rendered
+    store = GeoPackageStore(sample_gpkg)
+    try:
+        codes = set(store.grids(1).query("parent_code == @VILLAGE")["code"])
+    finally:
+        store.close()
+    assert {lbl.code for lbl in board.labels} == codes and board.skipped == []
+    assert any(lbl.leader for lbl in board.labels)  # the sample has slivers along a road
+    flat = re.sub(r"\s+", "", subprocess.run(
+        [_need("pdftotext"), str(pdf), "-"], capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    assert [c for c in codes if c not in flat] == []
+
+
+def test_a_grid_without_people_is_listed_as_such(sample_gpkg: Path):
+    from gis.maps.board import render_board
+    from gis.store.geopackage import GeoPackageStore
+
+    store = GeoPackageStore(sample_gpkg)
+    try:
+        grids, people = store.grids(1), store.people(1)
+    finally:
+        store.close()
+    parent = grids[grids["code"] == VILLAGE].iloc[0]
+    children = grids[grids["parent_code"] == VILLAGE]
+    vacant = sorted(children["code"])[5]
+    people = people[people["grid_code"].isin(set(children["code"]) - {vacant})]
+    board = render_board(parent, children, people, None, plan_label="测试")
+    assert "（未配置人员）" in board.texts
+    assert any(t.startswith(vacant) for t in board.texts)
+
+
 def test_labels_legible_and_not_overlapping(rendered):
     _, board, _, _ = rendered
     assert len(board.labels) >= 40  # most of the 48 unit grids are labelled

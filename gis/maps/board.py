@@ -11,8 +11,11 @@ positions inside its polygon (pole of inaccessibility, point on surface, centroi
 shifted variants) x sizes 10/9/8 pt for the full label (name + code), then the
 short label (the code's last digits after the parent code) at 9/8 pt; a label box
 must lie inside its polygon and overlap no other label, scale bar or north arrow.
-Grids that get the short label are counted as ``shortened``, grids with none as
-``skipped``; the people table lists every grid's full code.
+Grids that get the short label are counted as ``shortened``. A grid too small for
+any label gets its short label beside it (8 pt, on a leader line to its pole), in
+free space within 64 pt; only a grid for which no such place exists is ``skipped``.
+The people table lists every grid's full code (grids without people included) and
+goes on to continuation pages when it does not fit beside the map.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class PlacedLabel:
     box_pt: tuple[float, float, float, float]  # x0, y0, x1, y1 on paper, points from lower left
     shortened: bool
     artist: object = field(repr=False, default=None)
+    leader: bool = False  # placed beside its grid on a leader line (the grid is too small)
 
 
 @dataclass
@@ -424,6 +428,7 @@ def render_board(
     # ---- grid labels: greedy placement, largest grid first
     labels: list[PlacedLabel] = []
     skipped: list[str] = []
+    pending: list[tuple[str, str, tuple[float, float]]] = []  # (code, short text, anchor pt)
     map_rect = shapely.box(bx + 1, by + 1, bx + bw - 1, by + bh - 1)
     parent_code = str(parent["code"])
     areas = shapely.area(child_geoms)
@@ -469,6 +474,7 @@ def render_board(
                 break
         if not placed:
             skipped.append(code)
+            pending.append((code, short, anchors[0]))
             continue
         text, size, is_short, px, py, box = placed
         occupied.append(box)
@@ -476,6 +482,38 @@ def render_board(
                           linespacing=1.15, fontproperties=fp(size), color="#111", zorder=7)  # fmt: skip
         labels.append(PlacedLabel(code, text, size, box, is_short, artist))
         texts.append(text)
+
+    # ---- callouts: a grid too small for its label gets it beside it, on a leader line
+    for code, short, (ax0, ay0) in pending:
+        tw, th = measure.size(short, 8.0)
+        spot = None
+        for dist in (14.0, 20.0, 28.0, 38.0, 50.0, 64.0):
+            for deg in range(0, 360, 20):
+                px, py = ax0 + dist * math.cos(math.radians(deg)), ay0 + dist * math.sin(math.radians(deg))
+                box = (px - tw / 2 - 1, py - th / 2 - 1, px + tw / 2 + 1, py + th / 2 + 1)
+                if not _overlaps(box, occupied) and map_rect.covers(shapely.box(*box)):
+                    spot = (px, py, box)
+                    break
+            if spot:
+                break
+        if spot is None:
+            continue
+        px, py, box = spot
+        occupied.append(box)
+        lead = shapely.LineString([(ax0, ay0), (px, py)]).difference(shapely.box(*box))
+        if not lead.is_empty:
+            (x0, y0), (x1, y1) = lead.coords[0], lead.coords[-1]
+            fig.add_artist(Line2D([x0 / W, x1 / W], [y0 / H, y1 / H], transform=fig.transFigure,
+                                  linewidth=0.6, color="#333", zorder=6))  # fmt: skip
+            fig.add_artist(Line2D([ax0 / W], [ay0 / H], transform=fig.transFigure, marker="o",
+                                  markersize=1.8, color="#333", zorder=6))  # fmt: skip
+        artist = fig.text(px / W, py / H, short, ha="center", va="center", fontproperties=fp(8.0),
+                          color="#111", zorder=7,
+                          bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.85,
+                                "edgecolor": "none"})  # fmt: skip
+        labels.append(PlacedLabel(code, short, 8.0, box, True, artist, leader=True))
+        texts.append(short)
+        skipped.remove(code)
 
     # road / river names: same rule, lower priority, 8 pt, never shortened
     seen: set[str] = set()
@@ -576,9 +614,18 @@ PersonRow = tuple[str, str, str, str, str | None]  # grid, role, name, phone, ph
 
 
 def _people_rows(people, child_rows, parent) -> tuple[list[PersonRow], bool]:
-    """The people table's rows, parent grid first then children by code, roles in order;
-    and whether any row has a photo file (then every row leaves room for one)."""
+    """The people table's rows, parent grid first then children by code, roles in order
+    (a child grid without people gets a row saying so: the table names every grid's full
+    code); and whether any row has a photo file (then every row leaves room for one)."""
+    codes = [str(c) for c in child_rows["code"]]
     if people is None or people.empty:
+        people = pd.DataFrame(columns=["grid_code", "role", "name", "phone"])
+    staffed = set(people["grid_code"].astype(str))
+    vacant = [c for c in codes if c not in staffed and c != str(parent["code"])]
+    if vacant:  # every grid is listed, with its full code, staffed or not
+        people = pd.concat([people, pd.DataFrame(
+            {"grid_code": vacant, "role": "", "name": "（未配置人员）", "phone": ""})], ignore_index=True)  # fmt: skip
+    if people.empty:
         return [], False
     names = {str(parent["code"]): str(parent["name"])}
     names.update(zip(child_rows["code"].astype(str), child_rows["name"].astype(str), strict=True))
