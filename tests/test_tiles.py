@@ -161,6 +161,7 @@ def test_tiles_and_tilejson_over_http(sample_gpkg):
     with TestClient(create_app(Settings(), store=store)) as client:
         doc = client.get("/tiles/community.json").json()
         assert doc["tilejson"] == "3.0.0" and doc["vector_layers"][0]["id"] == "community"
+        assert "gridgis 样例数据" in doc["attribution"]  # the store's credits
         assert doc["tiles"][0].endswith("/tiles/community/{z}/{x}/{y}.mvt")
         z, x, y = tiles_covering(tuple(doc["bounds"]), 12)[0]
         resp = client.get(f"/tiles/community/{z}/{x}/{y}.mvt")
@@ -170,6 +171,8 @@ def test_tiles_and_tilejson_over_http(sample_gpkg):
         )
         assert client.get("/tiles/nope/1/0/0.mvt").status_code == 404
         assert client.get("/tiles/community/3/9/0.mvt").status_code == 422
+        assert client.get("/tiles/community/x/0/0.mvt").status_code == 422  # the documented route
+        assert "/tiles/{layer}/{z}/{x}/{y}.mvt" in client.get("/openapi.json").json()["paths"]
         assert client.get("/tiles/enterprises.json").status_code == 200
     store.close()
 
@@ -196,3 +199,142 @@ def test_neighbouring_unit_grids_share_edges_in_a_tile(gpkg_store, town):
     assert shapely.area(total).sum() == pytest.approx(union.area, rel=0.002)  # no overlaps
     holes = [shapely.Polygon(r) for p in getattr(union, "geoms", [union]) for r in p.interiors]
     assert sum(h.area for h in holes) < 0.002 * union.area  # no gaps between neighbours
+
+
+# ---------------------------------------------------------------------- PostGIS over HTTP
+
+
+def _wait_for_version(client, path: str, version: str, timeout: float = 20.0):
+    """GET ``path`` until the service answers from plan version ``version`` (the live engine
+    swaps its snapshot when the publish's NOTIFY arrives)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = client.get(path)
+        assert resp.status_code == 200
+        if resp.headers["X-Plan-Version"] == version or time.monotonic() > deadline:
+            return resp
+        time.sleep(0.1)
+
+
+@pytest.mark.postgis
+def test_postgis_tiles_over_http_are_the_stores_tiles_and_follow_a_publish(pg_store, town):
+    """The route awaits the store's asyncio pool (libpq prepared statement) and serves the
+    very bytes of the synchronous path; a publish makes it serve the new plan's tiles."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from gis.settings import Settings
+
+    _load(pg_store, town)
+    snap = load_snapshot(pg_store)
+    service = TileService(pg_store)
+    minx, miny, maxx, maxy = town["bounds"]
+    c = ((minx + maxx) / 2, (miny + maxy) / 2, (minx + maxx) / 2, (miny + maxy) / 2)
+    addresses = [tiles_covering(c, z)[0] for z in ZOOMS]
+    with TestClient(create_app(Settings(), store=pg_store)) as client:
+        assert pg_store._async_tile_pools(), "the app opened no asyncio tile pool"
+        for layer in ("community", "enterprises", "incidents"):
+            for z, x, y in addresses:
+                resp = client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt")
+                assert resp.status_code == 200, resp.text
+                assert resp.content == service.tile(snap, layer, z, x, y), f"{layer} {z}/{x}/{y}"
+        z, x, y = addresses[2]
+        path = f"/tiles/community/{z}/{x}/{y}.mvt"
+        before = _features(client.get(path).content, "community")
+        assert before
+        renamed = town["grids"].assign(name=town["grids"]["name"] + "（新）")
+        written = pg_store.write(
+            {"grids": renamed, "people": town["people"]}, plan=NewPlan("community", "第二版")
+        )
+        pg_store.publish(written.plan_id)
+        resp = _wait_for_version(client, path, str(pg_store.plan_version()))
+        assert resp.headers["X-Plan-Version"] == str(pg_store.plan_version())
+        after = _features(resp.content, "community")
+        assert set(before).isdisjoint(after)
+        assert after and all(p["name"].endswith("（新）") for p in after.values())
+    assert not pg_store._async_tile_pools()  # closed with the app
+
+
+@pytest.mark.postgis
+def test_postgis_tiles_survive_dropped_connections(pg_store, town):
+    """A server restart or an idle timeout drops the pooled connections: the next tile is
+    made on a new connection (no error, no pre-ping per tile)."""
+    import asyncio
+
+    import psycopg
+
+    from gis.store.postgis import _TILE_CONN
+
+    _load(pg_store, town)
+    service = TileService(pg_store)
+    minx, miny, maxx, maxy = town["bounds"]
+    c = ((minx + maxx) / 2, (miny + maxy) / 2, (minx + maxx) / 2, (miny + maxy) / 2)
+    z, x, y = tiles_covering(c, 14)[0]
+    args = service._native_args(
+        "community", load_snapshot(pg_store).layers["community"].plan.id, z, x, y
+    )
+
+    def drop() -> int:
+        with psycopg.connect(pg_store._libpq_url(), autocommit=True) as conn:
+            return conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                (_TILE_CONN["application_name"],),
+            ).fetchone()[0]
+
+    async def run() -> None:
+        await pg_store.open_async_tiles()
+        try:
+            first = await pg_store.mvt_tile_async(**args)
+            assert first and first == pg_store.mvt_tile(**args)
+            assert drop() >= 2
+            assert await pg_store.mvt_tile_async(**args) == first
+            assert pg_store.mvt_tile(**args) == first
+            assert drop() >= 1
+            again = await asyncio.gather(*(pg_store.mvt_tile_async(**args) for _ in range(6)))
+            assert all(t == first for t in again)
+        finally:
+            await pg_store.close_async_tiles()
+
+    asyncio.run(run())
+
+
+def test_an_enterprise_import_refreshes_the_enterprise_tiles(gpkg_store, town):
+    """Enterprise imports bump the data version (no publish): the tiles follow it."""
+    _load(gpkg_store, town)
+    service = TileService(gpkg_store)
+    snap = load_snapshot(gpkg_store)
+    ent = town["enterprises"]
+    z, x, y = tiles_covering(tuple(ent.total_bounds), 11)[0]
+    before = _features(service.tile(snap, "enterprises", z, x, y), "enterprises")
+    moved = ent.iloc[:1].assign(name="新入驻企业", credit_code="91310000MA1NEW000L")
+    gpkg_store.write({"enterprises": moved})
+    snap2 = load_snapshot(gpkg_store)
+    assert snap2.plan_version == snap.plan_version
+    after = _features(service.tile(snap2, "enterprises", z, x, y), "enterprises")
+    assert "新入驻企业" in {p["name"] for p in after.values()}
+    assert len(after) >= len(before)
+
+
+def test_a_reported_incident_reaches_the_incident_tiles_within_their_ttl(gpkg_store, town, monkeypatch):
+    """Incidents bump no version (they arrive all day): their tiles live one TTL bucket."""
+    import gis.tiles.service as service_mod
+
+    clock = [1000.0]
+    monkeypatch.setattr(service_mod.time, "monotonic", lambda: clock[0])
+    _load(gpkg_store, town)
+    service = TileService(gpkg_store)
+    snap = load_snapshot(gpkg_store)
+    inc = town["incidents"]
+    z, x, y = tiles_covering(tuple(inc.total_bounds), 11)[0]
+    before = _features(service.tile(snap, "incidents", z, x, y), "incidents")
+    new = inc.iloc[:1].assign(category="夜间施工噪声")
+    gpkg_store.write({"incidents": new})
+    assert load_snapshot(gpkg_store).plan_version == snap.plan_version
+    same = _features(service.tile(snap, "incidents", z, x, y), "incidents")
+    assert same == before  # cached within the bucket
+    clock[0] += service_mod.INCIDENT_TILE_TTL_S
+    after = _features(service.tile(snap, "incidents", z, x, y), "incidents")
+    assert "夜间施工噪声" in {p["category"] for p in after.values()} and len(after) == len(before) + 1

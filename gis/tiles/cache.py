@@ -1,7 +1,8 @@
-"""A small thread-safe LRU of encoded tiles, keyed (plan_version, layer, z, x, y).
+"""A small thread-safe LRU of encoded tiles, keyed (version, layer, z, x, y).
 
-The plan version is part of the key, so a publish makes every older entry
-unreachable (they age out); :meth:`TileCache.drop_older` frees them at once.
+The version (the service uses the snapshot's (plan version, data version)) is part
+of the key, so a publish makes every older entry unreachable (they age out);
+:meth:`TileCache.drop_older` frees them at once.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import Any
 
 
 class TileCache:
@@ -44,10 +46,10 @@ class TileCache:
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= len(dropped)
 
-    def drop_older(self, plan_version: int) -> None:
-        """Forget every tile made for an older plan version."""
+    def drop_older(self, version: Any) -> None:
+        """Forget every tile made for an older version (keys' first item)."""
         with self._lock:
-            for key in [k for k in self._items if k[0] < plan_version]:
+            for key in [k for k in self._items if k[0] < version]:
                 self._bytes -= len(self._items.pop(key))
 
     def __len__(self) -> int:

@@ -1,8 +1,11 @@
 """Tiles for the published plans: one encoder path per backend, one cache.
 
 Glue between the store and the pure tile code (no SQL here): on PostGIS the
-store makes the tile with ``ST_AsMVT`` (:meth:`PostGISStore.mvt_tile`); on the
-embedded store the frames are read once per plan version, indexed, and each
+store makes the tile with ``ST_AsMVT`` (:meth:`PostGISStore.mvt_tile`; the HTTP
+route awaits :meth:`PostGISStore.mvt_tile_async` on the pool the app opens with
+:meth:`TileService.start`, so an uncached tile is one prepared statement on a
+pooled connection and no thread hop); on the
+embedded store the frames are read once per plan (and data) version, indexed, and each
 tile is encoded in Python from the same stored geometries: the simplified grids
 of the tile's zoom band (``grid_simplified``), each falling back to the stored
 grid where the band has no row, and the stored grids from zoom 17.
@@ -10,7 +13,9 @@ grid where the band has no row, and the stored grids from zoom 17.
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,15 +59,23 @@ def _records(frame: pd.DataFrame, cols: list[str]) -> list[dict]:
     return [{k: _none(v) for k, v in r.items()} for r in frame[cols].to_dict("records")]
 
 
+#: incident tiles are at most this old: incidents are reported all day and bump no version
+INCIDENT_TILE_TTL_S = 10.0
+
+
+def _incident_bucket() -> int:
+    return int(time.monotonic() // INCIDENT_TILE_TTL_S)
+
+
 class TileService:
-    """``tile(snapshot, layer, z, x, y)`` -> MVT bytes, cached per plan version."""
+    """``tile(snapshot, layer, z, x, y)`` -> MVT bytes, cached per plan (and data) version."""
 
     def __init__(self, store: Any, cache: TileCache | None = None) -> None:
         self.store = store
         self.cache = cache or TileCache()
         self._sources: dict[tuple, _Source] = {}
         self._lock = threading.Lock()
-        self._version = -1
+        self._version: tuple[int, int] = (-1, -1)
 
     @property
     def native(self) -> bool:
@@ -84,45 +97,73 @@ class TileService:
         return ls.plan.id
 
     def tile(self, snap: Snapshot, layer: str, z: int, x: int, y: int) -> bytes:
-        check_tile(z, x, y)
-        plan_id = self._plan_id(snap, layer)
-        key = (snap.plan_version, layer, z, x, y)
+        key = self._key(snap, layer, z, x, y)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        if snap.plan_version != self._version:
-            with self._lock:
-                if snap.plan_version > self._version:
-                    self._version = snap.plan_version
-                    self.cache.drop_older(snap.plan_version)
-                    self._sources = {
-                        k: v for k, v in self._sources.items() if k[0] >= snap.plan_version
-                    }
-        tile = self.make_tile(snap.plan_version, layer, plan_id, z, x, y)
+        tile = self.make_tile(key[0], layer, self._plan_id(snap, layer), z, x, y)
         self.cache.put(key, tile)
         return tile
 
+    async def tile_async(self, snap: Snapshot, layer: str, z: int, x: int, y: int) -> bytes:
+        """:meth:`tile` for the event loop: PostGIS tiles are awaited on the store's asyncio
+        pool when the app opened it (:meth:`start`), others are made in a worker thread."""
+        key = self._key(snap, layer, z, x, y)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        plan_id = self._plan_id(snap, layer)
+        if self.native and self.store.async_tiles_open():
+            tile = await self.store.mvt_tile_async(**self._native_args(layer, plan_id, z, x, y))
+        else:
+            tile = await asyncio.to_thread(self.make_tile, key[0], layer, plan_id, z, x, y)
+        self.cache.put(key, tile)
+        return tile
+
+    async def start(self) -> None:
+        """Open what the service needs for the life of an app (PostGIS: the asyncio pool)."""
+        if self.native and hasattr(self.store, "open_async_tiles"):
+            await self.store.open_async_tiles()
+
+    async def stop(self) -> None:
+        if self.native and hasattr(self.store, "close_async_tiles"):
+            await self.store.close_async_tiles()
+
+    def _key(self, snap: Snapshot, layer: str, z: int, x: int, y: int) -> tuple:
+        """The cache key: the snapshot's (plan version, data version) and the tile. A publish
+        bumps the first, an import of enterprises the second; a newer version than seen so
+        far drops the older tiles (and the embedded store's frames)."""
+        check_tile(z, x, y)
+        if kind_of(layer) == "incidents":  # they arrive all day without a version bump
+            layer = f"{layer}@{_incident_bucket()}"
+        version = (snap.plan_version, getattr(snap, "data_version", 0))
+        if version != self._version:
+            with self._lock:
+                if version > self._version:
+                    self._version = version
+                    self.cache.drop_older(version)
+                    self._sources = {k: v for k, v in self._sources.items() if k[0] >= version}
+        return (version, layer, z, x, y)
+
+    def _native_args(self, layer: str, plan_id: int | None, z: int, x: int, y: int) -> dict:
+        """What the store's ST_AsMVT statement takes for this tile."""
+        kind = kind_of(layer)
+        band = zoom_band(z) if kind == "grids" else None
+        return {
+            "kind": kind, "name": layer, "z": z, "x": x, "y": y, "plan_id": plan_id,
+            "zoom_band": band, "max_level": max_grid_level(z) if kind == "grids" else None,
+            "slack": band_slack_deg(band), "extent": EXTENT, "buffer": BUFFER,
+        }  # fmt: skip
+
     def make_tile(
-        self, version: int, layer: str, plan_id: int | None, z: int, x: int, y: int
+        self, version: tuple[int, int], layer: str, plan_id: int | None, z: int, x: int, y: int
     ) -> bytes:
         """The tile, uncached."""
+        if self.native:
+            return self.store.mvt_tile(**self._native_args(layer, plan_id, z, x, y))
         kind = kind_of(layer)
         band = zoom_band(z) if kind == "grids" else None
         max_level = max_grid_level(z) if kind == "grids" else None
-        if self.native:
-            return self.store.mvt_tile(
-                kind,
-                layer,
-                z,
-                x,
-                y,
-                plan_id=plan_id,
-                zoom_band=band,
-                max_level=max_level,
-                slack=band_slack_deg(band),
-                extent=EXTENT,
-                buffer=BUFFER,
-            )
         src = self._source(version, kind, plan_id, band)
         bbox = shapely.box(
             *tile_bounds_lonlat(z, x, y, margin=(BUFFER + 1) / EXTENT)
@@ -135,8 +176,14 @@ class TileService:
 
     # ------------------------------------------------------------------ the embedded store's sources
 
-    def _source(self, version: int, kind: str, plan_id: int | None, band: int | None) -> _Source:
-        key = (version, kind, plan_id, band)
+    def _source(
+        self, version: tuple[int, int], kind: str, plan_id: int | None, band: int | None
+    ) -> _Source:
+        key: tuple = (version, kind, plan_id, band)
+        if kind == "incidents":
+            key += (_incident_bucket(),)
+            for old in [k for k in self._sources if k[1] == "incidents" and k != key]:
+                self._sources.pop(old, None)
         src = self._sources.get(key)
         if src is None:
             src = self._load(kind, plan_id, band)

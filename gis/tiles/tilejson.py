@@ -14,8 +14,10 @@ def tilejson(
     bounds: tuple[float, float, float, float] | None,
     version: int,
     description: str = "",
+    attribution: list[str] | None = None,
 ) -> dict:
-    """The TileJSON of tile layer ``layer`` served under ``base_url`` (no trailing slash)."""
+    """The TileJSON of tile layer ``layer`` served under ``base_url`` (no trailing slash);
+    ``attribution``: the store's data credits (:mod:`gis.attribution`)."""
     kind = kind_of(layer)
     doc: dict = {
         "tilejson": "3.0.0",
@@ -26,7 +28,7 @@ def tilejson(
         "tiles": [f"{base_url}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"],
         "minzoom": 0,
         "maxzoom": MAX_ZOOM,
-        "attribution": "gridgis",
+        "attribution": "；".join(["gridgis", *(attribution or [])]),
         "vector_layers": [
             {
                 "id": layer,
