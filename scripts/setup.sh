@@ -32,6 +32,19 @@ if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   fi
 fi
 
+# The CJK font of the printed boards and cards (Noto Sans CJK SC, Debian's fonts-noto-cjk):
+# installed when missing and we can; otherwise say how (boards refuse to render without it).
+if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 \
+   && ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing fonts-noto-cjk (the CJK font of the printed boards) ..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+  else
+    echo "note: printed boards need a CJK font: sudo apt-get install -y fonts-noto-cjk (or set GRIDGIS_CJK_FONT)" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
