@@ -55,6 +55,16 @@ def test_same_seed_same_labels(cells):
     assert np.array_equal(a.labels_, b.labels_)
 
 
+def test_progress_rises_to_one_and_changes_nothing(cells):
+    from gis.partition.solver import partition
+
+    seen: list[float] = []
+    a = partition(cells, 6, ["enterprises", "area"], seed=3, progress=seen.append)
+    b = partition(cells, 6, ["enterprises", "area"], seed=3)
+    assert len(seen) >= 5 and seen == sorted(seen) and seen[-1] == 1.0 and 0 < seen[0] < 1
+    assert (a.labels_ == b.labels_).all()
+
+
 def test_nested_grids_never_cross_their_parent(villages):
     r = partition(villages, 30, ["enterprises"], parent_col="parent_code", tolerance=0.5,
                   check_tolerance=False)

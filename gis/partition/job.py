@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -242,7 +243,8 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
     units = load_units(store, parent, request.units, request.cell_size, request.cell_shape)
     units = add_weights(store, units, list(request.weights))
     progress(0.2, "partition")
-    result = partition(units, int(request.k), list(request.weights), seed=request.seed, tolerance=request.tolerance)
+    result = partition(units, int(request.k), list(request.weights), seed=request.seed, tolerance=request.tolerance,
+                       progress=lambda f: progress(0.2 + 0.65 * f, "partition"))
     progress(0.85, "output")
     table = grids_frame(result, prefix=parent.code)
     geoms = dissolve(units.geometry.values, result.labels_, result.k)
@@ -322,8 +324,14 @@ def run_in_process(url: str, request: dict[str, Any], job_id: str) -> None:
 
     store = open_store(url, init=False)
     try:
+        last = {"stage": "", "at": 0.0}
+
         def progress(f: float, stage: str) -> None:
-            report(store, job_id, progress=float(f), stage=stage)
+            """Into the store when the stage changes, else at most twice a second."""
+            now = time.monotonic()
+            if stage != last["stage"] or now - last["at"] >= 0.5:
+                report(store, job_id, progress=float(f), stage=stage)
+                last.update(stage=stage, at=now)
 
         try:
             report(store, job_id, pid=os.getpid())  # lets any worker on this host see it die

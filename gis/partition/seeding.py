@@ -380,7 +380,7 @@ def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
 
 def bisection_labels(g, weights: np.ndarray, k: int, rng: np.random.Generator, *,
                      band: float = 0.005, directions: int = 48,
-                     max_sweeps: int = 100) -> np.ndarray:
+                     max_sweeps: int = 100, on_split=None) -> np.ndarray:
     """Recursive bisection: compact straight cuts, repaired and balanced on every weight.
 
     Each connected set of units that must hold kk grids is split ``k1 : k2``
@@ -390,12 +390,14 @@ def bisection_labels(g, weights: np.ndarray, k: int, rng: np.random.Generator, *
     polished by two-way boundary moves, so each level passes on its error within
     ``band`` instead of letting it pile up. Each side's weights are
     re-normalised to its own total, spreading any residual evenly over its grids.
+    ``on_split(done, total)`` is told after each of the k - 1 splits (progress).
     """
     n, m = weights.shape
     labels = np.zeros(n, dtype=np.int64)
     base = rng.uniform(0.0, np.pi / directions)
     angles = base + np.arange(directions) * np.pi / directions
     todo = [(np.arange(n), 0, k)]
+    splits = 0
     while todo:
         idx, first, kk = todo.pop()
         if kk == 1:
@@ -417,4 +419,7 @@ def bisection_labels(g, weights: np.ndarray, k: int, rng: np.random.Generator, *
         k1 = kk // 2
         todo.append((idx[side == 0], first, k1))
         todo.append((idx[side == 1], first + k1, kk - k1))
+        splits += 1
+        if on_split is not None:
+            on_split(splits, k - 1)
     return labels

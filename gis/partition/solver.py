@@ -22,7 +22,7 @@ Deterministic: the same input and ``seed`` give the same labels.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -129,8 +129,10 @@ def _solve_group(
     tolerance: float,
     max_sweeps: int,
     restarts: int,
+    progress=None,
 ) -> np.ndarray:
-    """Labels 0..k-1 for one connected group of units (normalised weights w: n x m)."""
+    """Labels 0..k-1 for one connected group of units (normalised weights w: n x m).
+    ``progress(fraction)`` is told how far the first attempt's splits are."""
     if k == 1:
         return np.zeros(g.n, dtype=np.int64)
     best, best_key = None, None
@@ -140,7 +142,11 @@ def _solve_group(
                 g.indptr, g.indices, g.centroid, g.area, w, imp, k, rng, pre=pre
             )
         else:
-            labels = bisection_labels(g, w, k, rng, band=tolerance * 0.25)
+            hook = None
+            if progress is not None and attempt == 0:
+                def hook(done: int, total: int) -> None:
+                    progress(0.8 * done / total)
+            labels = bisection_labels(g, w, k, rng, band=tolerance * 0.25, on_split=hook)
         order = rng.permutation(g.n).astype(np.int64)
         dev = refine(g, w, labels, k, band, locked, order, max_sweeps)
         if dev > tolerance:  # balance only, with a zero band, then compact inside the band
@@ -174,6 +180,7 @@ def partition(
     check_tolerance: bool = True,
     max_sweeps: int = 300,
     restarts: int = 3,
+    progress: Callable[[float], None] | None = None,
 ) -> PartitionResult:
     """Partition ``units`` into k contiguous grids balanced on every weight.
 
@@ -197,6 +204,8 @@ def partition(
     islands : ``"attach"`` joins parts of the area by the islands rule and says so in
         ``notes``; ``"refuse"`` refuses a non-contiguous area.
     check_tolerance : refuse when one unit alone is heavier than (1 + tolerance) x mean.
+    progress : called with the fraction done (0-1), after each split of the initial
+        solution and after each parent; for progress bars and jobs.
 
     Why: planners need grids they can publish (contiguous, compact, nested) that start
     "from the same line" on every workload measure at once.
@@ -336,9 +345,17 @@ def partition(
                 heaviest[nm] = max(heaviest[nm], float(100.0 * sub[nm].max() / mean))
         w = np.column_stack([sub[nm] * kg / max(sub[nm].sum(), 1e-300) for nm in names])
         pre, locked = _pre_assign(lock_key[idx], kg, gg, [row_names[i] for i in idx], where)
+        done_before = offset
+
+        def group_progress(f: float, _before=done_before, _kg=kg) -> None:
+            if progress is not None:
+                progress((_before + f * _kg) / k)
+
         local = _solve_group(
-            gg, w, imp, kg, rng, pre, locked, band, tolerance, max_sweeps, restarts
+            gg, w, imp, kg, rng, pre, locked, band, tolerance, max_sweeps, restarts,
+            group_progress,
         )
+        group_progress(1.0)
         labels[idx] = local + offset
         parent_of_grid.extend([parents[gi]] * kg)
         offset += kg
