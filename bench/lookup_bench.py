@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> dict:
     if full_us is not None:
         print(f"full answer (all layers, people, enterprises, gcj02 input), sample district: {full_us:.1f} us median")
     if http:
-        print(f"HTTP, serve --workers 2, wrk -t1 -c16 -d{args.http_seconds}s: /lookup {http['http_rps']:,.0f} req/s "
+        print(f"HTTP, serve --workers 2, wrk -t1 -c16, median of 5 interleaved rounds of {max(2, args.http_seconds // 5)} s: /lookup {http['http_rps']:,.0f} req/s "
               f"vs no-op {http['http_noop_rps']:,.0f} req/s = {http['http_ratio_vs_noop']:.2f} "
               f"(vs the async plain-text floor {http['http_floor_rps']:,.0f} req/s = {http['http_ratio_vs_floor']:.2f}); p99 {http['http_p99_ms']:.1f} ms; "
               f"100k batch {http['http_batch_100k_s']:.2f} s; 1M batch +{http['batch_1m_peak_rss_mb']:.0f} MB RSS")
