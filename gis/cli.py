@@ -413,9 +413,10 @@ from gis.cli_maps import atlas_command, cards_command  # noqa: E402
 
 app.command("atlas")(atlas_command)
 app.command("cards")(cards_command)
-from gis.cli_partition import partition_command  # noqa: E402
+from gis.cli_partition import partition_command, rebalance_command  # noqa: E402
 
 app.command("partition")(partition_command)
+app.command("rebalance")(rebalance_command)
 
 
 def main() -> None:  # pragma: no cover - console entry

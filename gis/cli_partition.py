@@ -63,3 +63,37 @@ def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tol
     for en, zh in outcome.result.notes:
         typer.echo(f"note: {en} / {zh}")
     typer.echo(f"draft plan {outcome.plan_id}")
+
+
+def rebalance_command(
+    layer: Annotated[str, typer.Argument(help="Layer key of the plan (e.g. community)")],
+    parent_code: Annotated[str, typer.Option("--parent-code", help="Grid whose child grids are rebalanced (a town)")],
+    plan: Annotated[int | None, typer.Option(help="Plan to start from; default: the layer's published plan")] = None,
+    weights: Annotated[str, typer.Option(help="Comma-separated weights: enterprises, incidents, area")] = "enterprises,area",
+    tolerance: Annotated[float, typer.Option(help="Target deviation from the mean per weight (0.05 = 5 %)")] = 0.05,
+    moves_out: Annotated[str | None, typer.Option("--moves-out", help="Write the moves as CSV (UTF-8 with BOM)")] = None,
+    plan_name: Annotated[str | None, typer.Option(help="Name of the draft plan")] = None,
+    db: DbOption = None,
+) -> None:
+    """Rebalance the child grids of a grid by moving their sub-grids (people move along,
+    codes renumbered), moving as few enterprises as possible; write a draft plan."""
+    from gis.cli import friendly
+
+    friendly(_rebalance)(layer, parent_code, plan, weights, tolerance, moves_out, plan_name, db)
+
+
+def _rebalance(layer, parent_code, plan, weights, tolerance, moves_out, plan_name, db) -> None:
+    from gis.cli import _open
+    from gis.partition.plan_rebalance import run_rebalance
+
+    names = [w.strip() for w in weights.split(",") if w.strip()]
+    with _open(db) as store:
+        out = run_rebalance(store, layer, parent_code, names, tolerance=tolerance, plan_id=plan,
+                            plan_name=plan_name)  # fmt: skip
+    for name in names:
+        typer.echo(f"{name}: max deviation {out.max_dev_pct_before[name]:.1f} % -> {out.max_dev_pct_after[name]:.1f} %")
+    typer.echo(f"{len(out.moves)} sub-grids moved, {out.enterprises_moved:g} enterprises change grid "
+               f"(lower bound {out.lower_bound:g}); draft plan {out.plan_id} from plan {out.base_plan_id}")  # fmt: skip
+    if moves_out:
+        out.moves.to_csv(moves_out, index=False, encoding="utf-8-sig")
+        typer.echo(f"moves written to {moves_out}")
