@@ -81,3 +81,38 @@ def test_cli_rebalance_writes_a_draft_and_the_moves(sample_gpkg: Path, tmp_path:
     moves = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
     assert list(moves.columns) == ["code", "new_code", "from_grid", "to_grid", "enterprises"]
     assert len(moves) > 0 and moves["new_code"].str.startswith("310199102").all()
+
+
+def test_api_rebalance_job_returns_the_draft_and_its_moves(sample_gpkg: Path, tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from gis.store import open_store
+
+    db = tmp_path / "s.gpkg"
+    shutil.copy(sample_gpkg, db)
+    store = open_store(str(db))
+    try:
+        with TestClient(create_app(store=store)) as client:
+            r = client.post("/plans/community/rebalance", json={"parent_code": "310199102"})
+            assert r.status_code == 202, r.text
+            deadline = time.monotonic() + 90
+            while (body := client.get(r.json()["href"]).json())["status"] == "running":
+                assert time.monotonic() < deadline, body
+                time.sleep(0.2)
+            assert body["status"] == "done", body
+            res = body["result"]
+            assert res["plan_id"] and res["moves"] and res["base_plan_id"] == 1
+            assert res["max_dev_pct_after"]["area"] < res["max_dev_pct_before"]["area"]
+            assert client.get(f"/plans/{res['plan_id']}").json()["status"] == "draft"
+            bad = client.post("/plans/community/rebalance", json={"parent_code": "310199102", "weights": []})
+            assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "weights"
+            r = client.post("/plans/community/rebalance", json={"parent_code": "310199999"})
+            while (body := client.get(r.json()["href"]).json())["status"] == "running":
+                time.sleep(0.2)
+            assert body["status"] == "failed" and body["error"]["status"] == 404
+    finally:
+        store.close()

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from api.deps import StoreDep
 from api.errors import STATUS
 from gis import jobs
+from gis.errors import InvalidInput, Problem
 from gis.partition.job import PartitionRequest, run_in_process
 
 router = APIRouter(tags=["partition"])
@@ -63,6 +64,34 @@ def start_partition(layer: str, body: PartitionBody, store: StoreDep) -> dict[st
     proc = _CTX.Process(target=run_in_process, args=(store.url, vars(req), state.id), daemon=True,
                         name=f"gridgis-partition-{layer}")  # fmt: skip
     proc.start()  # the process records its pid in its first report
+    return _view(state) | {"href": f"/jobs/{state.id}"}
+
+
+class RebalanceBody(BaseModel):
+    parent_code: str = Field(..., description="Grid whose child grids are rebalanced (a town: 9 digits)",
+                             examples=["310199102"])  # fmt: skip
+    weights: list[str] = Field(default_factory=lambda: ["enterprises", "area"])
+    tolerance: float = Field(0.05, gt=0, lt=1)
+    plan_id: int | None = Field(None, description="Plan to start from; default: the layer's published plan")
+    plan_name: str | None = None
+
+
+@router.post(
+    "/plans/{layer}/rebalance",
+    status_code=202,
+    summary="Start a rebalance job (separate process): move sub-grids between a grid's children, as a draft plan",
+)
+def start_rebalance(layer: str, body: RebalanceBody, store: StoreDep) -> dict[str, Any]:
+    store._check_layer(layer)
+    if not body.weights:
+        raise InvalidInput("Name at least one weight", "请至少指定一个权重",
+                           [Problem("empty", "为空", field="weights")])  # fmt: skip
+    jobs._reap()
+    state = jobs.new_job(store, "rebalance", layer)
+    args = {"layer": layer, **body.model_dump()}
+    proc = _CTX.Process(target=run_in_process, args=(store.url, args, state.id, "rebalance"), daemon=True,
+                        name=f"gridgis-rebalance-{layer}")  # fmt: skip
+    proc.start()
     return _view(state) | {"href": f"/jobs/{state.id}"}
 
 

@@ -311,9 +311,11 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     return {"classes": [], "detail": f"{type(exc).__name__}: {exc}", "detail_zh": "内部错误", "problems": []}
 
 
-def run_in_process(url: str, request: dict[str, Any], job_id: str) -> None:
+def run_in_process(url: str, request: dict[str, Any], job_id: str, kind: str = "partition") -> None:
     """Entry point of a spawned job process: progress, then the result or the error, go
     into the job's record in the store (:mod:`gis.jobs`), which every API worker reads.
+    ``kind``: ``partition`` (a :class:`PartitionRequest`) or ``rebalance`` (the keyword
+    arguments of :func:`gis.partition.plan_rebalance.run_rebalance`).
 
     The error keeps ``classes`` (the exception's class names) so the API can pick the
     status without this process knowing HTTP. Stops quietly once the record says the
@@ -335,7 +337,13 @@ def run_in_process(url: str, request: dict[str, Any], job_id: str) -> None:
 
         try:
             report(store, job_id, pid=os.getpid())  # lets any worker on this host see it die
-            outcome = run_partition(store, PartitionRequest(**request), progress)
+            if kind == "rebalance":
+                from gis.partition.plan_rebalance import run_rebalance
+
+                progress(0.1, "rebalance")
+                outcome = run_rebalance(store, **request)
+            else:
+                outcome = run_partition(store, PartitionRequest(**request), progress)
             report(store, job_id, status="done", progress=1.0, stage="done", result=outcome.to_json())
         except JobStopped:
             return
