@@ -23,15 +23,31 @@ def partition_command(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same grids)")] = 0,
     tolerance: Annotated[float, typer.Option(help="Allowed deviation from the mean per weight (0.02 = 2 %)")] = 0.02,
     plan_name: Annotated[str | None, typer.Option(help="Name of the draft plan")] = None,
+    seed_unit: Annotated[list[str] | None, typer.Option(
+        "--seed-unit", help="A unit (village code or cell id) to grow a grid from; repeatable")] = None,
+    lock: Annotated[list[str] | None, typer.Option(
+        "--lock", help="UNIT=GROUP: the group's units end in one grid and never move; repeatable")] = None,
     db: DbOption = None,
 ) -> None:
     """Partition a parent grid into k contiguous grids balanced on the weights; write a draft plan."""
     from gis.cli import friendly
 
-    friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db)
+    friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
+                   seed_unit or [], lock or [])  # fmt: skip
 
 
-def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db) -> None:
+def _parse_locks(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        unit, sep, group = item.partition("=")
+        if not sep or not unit or not group:
+            raise typer.BadParameter(f"--lock takes UNIT=GROUP, got {item!r}")
+        out[unit.strip()] = group.strip()
+    return out
+
+
+def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
+         seed_units=(), locks=()) -> None:  # fmt: skip
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -42,7 +58,7 @@ def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tol
     request = PartitionRequest(
         layer=layer, parent_code=parent_code, k=k, units=units, cell_size=cell_size, cell_shape=cell_shape,
         weights=[w.strip() for w in weights.split(",") if w.strip()], seed=seed, tolerance=tolerance,
-        plan_name=plan_name,
+        plan_name=plan_name, seed_units=list(seed_units), locked=_parse_locks(list(locks)),
     )
     console = Console(stderr=True)
     with _open(db) as store, Progress(

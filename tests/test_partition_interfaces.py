@@ -163,3 +163,30 @@ def test_notebook_runs_headless_and_writes_only_to_its_temp_store(tmp_path: Path
         assert len(drafts) == 1 and "walkthrough" in drafts[0].name
     finally:
         store.close()
+
+
+def test_seed_and_locked_units_reach_the_solver(db: Path) -> None:
+    from gis.errors import InvalidInput
+    from gis.partition.job import PartitionRequest, run_partition
+
+    store = open_store(str(db))
+    try:
+        base = PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="villages")
+        units = run_partition(store, base, write=False).units
+        ids = sorted(units["unit"])
+        seeds, locked = [ids[0], ids[-1]], {ids[3]: "A", ids[7]: "A"}
+        req = PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="villages",
+                               seed_units=seeds, locked=locked)  # fmt: skip
+        out = run_partition(store, req, write=False)
+        grid = dict(zip(out.units["unit"], out.units["grid"], strict=True))
+        assert grid[seeds[0]] != grid[seeds[1]]  # a grid grown from each seed
+        assert grid[ids[3]] == grid[ids[7]]  # the locked group stays together
+        with pytest.raises(InvalidInput) as err:
+            run_partition(store, PartitionRequest(layer="environment", parent_code=TOWN, k=4,
+                                                  seed_units=["310199999999"]), write=False)  # fmt: skip
+        assert err.value.problems[0].field == "seed_units" and "310199999999" in err.value.problems[0].message
+    finally:
+        store.close()
+    result = CliRunner().invoke(app, ["partition", "environment", "--parent-code", TOWN, "--k", "4",
+                                      "--lock", "bad", "--db", str(db)])  # fmt: skip
+    assert result.exit_code != 0 and "UNIT=GROUP" in result.output

@@ -37,6 +37,9 @@ class PartitionBody(BaseModel):
     seed: int = 0
     tolerance: float = Field(0.02, gt=0, lt=1)
     plan_name: str | None = None
+    seed_units: list[str] = Field(default_factory=list, description="Units to grow grids from, one grid each")
+    locked: dict[str, str] = Field(default_factory=dict,
+                                   description="Unit -> group: a group's units end in one grid and never move")
 
 
 def _view(state: jobs.JobState) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.errors import GridGisError, InvalidInput, NotFound
+from gis.errors import GridGisError, InvalidInput, NotFound, Problem
 from gis.model import STORE_CRS, admin_code_to_grid_code
 from gis.partition.output import dissolve, grids_frame
 from gis.partition.solver import PartitionResult, partition
@@ -64,6 +64,10 @@ class PartitionRequest:
     seed: int = 0
     tolerance: float = 0.02
     plan_name: str | None = None
+    #: units (village codes, or cell ids c0, c1, ...) to grow grids from, one grid each
+    seed_units: list[str] = field(default_factory=list)
+    #: unit -> group: units of one group end in the same grid and never move
+    locked: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.units not in UNIT_KINDS:
@@ -233,6 +237,29 @@ def add_weights(store, units: gpd.GeoDataFrame, weights: list[str]) -> gpd.GeoDa
 # ---------------------------------------------------------------------- the job
 
 
+def _seeds_and_locks(units: gpd.GeoDataFrame, request: PartitionRequest) -> tuple[list | None, str | None]:
+    """Seed units as row labels and a lock column, from unit ids; unknown ids refused by name."""
+    ids = units["unit"].astype(str)
+    known = set(ids)
+    problems = [Problem(f"unknown unit {u!r}", f"未知单元 {u!r}", field="seed_units")
+                for u in request.seed_units if str(u) not in known]
+    problems += [Problem(f"unknown unit {u!r}", f"未知单元 {u!r}", field="locked")
+                 for u in request.locked if str(u) not in known]  # fmt: skip
+    if problems:
+        raise InvalidInput(
+            "Seed or locked units are not units of this area (village codes, or cell ids c0, c1, ...)",
+            "种子或锁定单元不是本区域的单元（村居编码，或单元格编号 c0、c1……）",
+            problems,
+        )
+    position = {u: i for i, u in enumerate(ids)}
+    seeds = [units.index[position[str(u)]] for u in request.seed_units] or None
+    locked_col = None
+    if request.locked:
+        units["locked_group"] = ids.map({str(k): str(v) for k, v in request.locked.items()})
+        locked_col = "locked_group"
+    return seeds, locked_col
+
+
 def run_partition(store, request: PartitionRequest, progress: Progress | None = None, *, write: bool = True) -> PartitionOutcome:
     """Partition the parent's units into k grids and write them into a new draft plan."""
     progress = progress or _noop
@@ -242,8 +269,10 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
     progress(0.08, "units")
     units = load_units(store, parent, request.units, request.cell_size, request.cell_shape)
     units = add_weights(store, units, list(request.weights))
+    seeds, locked_col = _seeds_and_locks(units, request)
     progress(0.2, "partition")
     result = partition(units, int(request.k), list(request.weights), seed=request.seed, tolerance=request.tolerance,
+                       seeds=seeds, locked_col=locked_col,
                        progress=lambda f: progress(0.2 + 0.65 * f, "partition"))
     progress(0.85, "output")
     table = grids_frame(result, prefix=parent.code)
