@@ -27,6 +27,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -132,17 +134,15 @@ def _worker_rss_mb(server_pid: int) -> float:
     return total
 
 
-def measure_http(store_path: Path, seconds: int = 30, workers: int = 2) -> dict:
-    if shutil.which("wrk") is None:
-        raise SystemExit("the HTTP part needs Debian's wrk: apt-get install wrk (or pass --no-http)")
+@contextmanager
+def _serving(store_path: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`gridgis serve --workers N` on ``store_path`` until the block ends: (base URL, process)."""
     port = _free_port()
     env = dict(os.environ, GRIDGIS_DATABASE_URL=str(store_path))
     server = subprocess.Popen(
         [sys.executable, "-m", "gis", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -151,34 +151,35 @@ def measure_http(store_path: Path, seconds: int = 30, workers: int = 2) -> dict:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        gx, gy = _points_in_district(store_path, 1000)
-        with tempfile.TemporaryDirectory() as tmp:
-            script = Path(tmp) / "points.lua"
-            pts = ",".join(f"{{{x:.7f},{y:.7f}}}" for x, y in zip(gx, gy, strict=True))
-            script.write_text(
-                "local pts = {" + pts + "}\n"
-                "request = function()\n"
-                "  local p = pts[math.random(#pts)]\n"
-                "  return wrk.format('GET', string.format('/lookup?lon=%.7f&lat=%.7f&crs=gcj02', p[1], p[2]))\n"
-                "end\n"
-            )
-            _wrk(base + "/ping", 3, 16, None)  # warm both workers
-            _wrk(base + "/", 3, 16, script)
-            # wrk keeps its 16 connections for a whole run and the kernel spreads them over
-            # the 2 workers as it likes (all on one halves the rate): interleaved short
-            # rounds, each with new connections, and the median of each endpoint
-            rounds = 5
-            runs: dict[str, list[dict]] = {"noop": [], "floor": [], "full": []}
-            for _ in range(rounds):
-                runs["noop"].append(_wrk(base + "/noop", max(2, seconds // rounds), 16, None))
-                runs["floor"].append(_wrk(base + "/ping", max(2, seconds // rounds), 16, None))
-                runs["full"].append(_wrk(base + "/", max(2, seconds // rounds), 16, script))
-            noop, floor, full = (_median_run(runs[k]) for k in ("noop", "floor", "full"))
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def measure_http(store_path: Path, seconds: int = 30, workers: int = 2) -> dict:
+    if shutil.which("wrk") is None:
+        raise SystemExit("the HTTP part needs Debian's wrk: apt-get install wrk (or pass --no-http)")
+    with _serving(store_path, workers) as (base, server), tempfile.TemporaryDirectory() as tmp:
+        script = _lookup_script(store_path, Path(tmp))
+        _wrk(base + "/ping", 3, 16, None)  # warm both workers
+        _wrk(base + "/", 3, 16, script)
+        # wrk keeps its 16 connections for a whole run and the kernel spreads them over
+        # the 2 workers as it likes (all on one halves the rate): interleaved short
+        # rounds, each with new connections, and the median of each endpoint
+        rounds = 5
+        runs: dict[str, list[dict]] = {"noop": [], "floor": [], "full": []}
+        for _ in range(rounds):
+            runs["noop"].append(_wrk(base + "/noop", max(2, seconds // rounds), 16, None))
+            runs["floor"].append(_wrk(base + "/ping", max(2, seconds // rounds), 16, None))
+            runs["full"].append(_wrk(base + "/", max(2, seconds // rounds), 16, script))
+        noop, floor, full = (_median_run(runs[k]) for k in ("noop", "floor", "full"))
         bx, by = _points_in_district(store_path, 100_000, seed=5)
         body = json.dumps({"crs": "gcj02", "lon": bx.tolist(), "lat": by.tolist()})
-        httpx.post(base + "/lookup/batch", content=body, headers={"content-type": "application/json"}, timeout=60)
+        headers = {"content-type": "application/json"}
+        httpx.post(base + "/lookup/batch", content=body, headers=headers, timeout=60)
         t = time.perf_counter()
-        r = httpx.post(base + "/lookup/batch", content=body, headers={"content-type": "application/json"}, timeout=60)
+        r = httpx.post(base + "/lookup/batch", content=body, headers=headers, timeout=60)
         batch_100k = time.perf_counter() - t
         assert r.status_code == 200 and r.json()["count"] == 100_000
         # a 1,000,000-point batch: the workers' extra resident memory while answering it
@@ -195,24 +196,21 @@ def measure_http(store_path: Path, seconds: int = 30, workers: int = 2) -> dict:
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        r = httpx.post(base + "/lookup/batch", content=big, headers={"content-type": "application/json"}, timeout=120)
+        r = httpx.post(base + "/lookup/batch", content=big, headers=headers, timeout=120)
         done.set()
         sampler.join()
         assert r.status_code == 200 and r.json()["count"] == 1_000_000
-        return {
-            "http_rps": full["rps"],
-            "http_noop_rps": noop["rps"],
-            "http_ratio_vs_noop": full["rps"] / noop["rps"],
-            "http_floor_rps": floor["rps"],
-            "http_ratio_vs_floor": full["rps"] / floor["rps"],
-            "http_p99_ms": full["p99_ms"],
-            "http_non2xx": full["non2xx"],
-            "http_batch_100k_s": batch_100k,
-            "batch_1m_peak_rss_mb": max(peak) - before,
-        }
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    return {
+        "http_rps": full["rps"],
+        "http_noop_rps": noop["rps"],
+        "http_ratio_vs_noop": full["rps"] / noop["rps"],
+        "http_floor_rps": floor["rps"],
+        "http_ratio_vs_floor": full["rps"] / floor["rps"],
+        "http_p99_ms": full["p99_ms"],
+        "http_non2xx": full["non2xx"],
+        "http_batch_100k_s": batch_100k,
+        "batch_1m_peak_rss_mb": max(peak) - before,
+    }
 
 
 def _lookup_script(store_path: Path, folder: Path) -> Path:
@@ -233,23 +231,10 @@ def measure_during_jobs(store_path: Path, seconds: int = 8, workers: int = 2) ->
     """Lookup p99 idle, during a partition job and during an atlas render (see the module doc)."""
     if shutil.which("wrk") is None:
         raise SystemExit("the HTTP part needs Debian's wrk: apt-get install wrk (or pass --no-http)")
-    port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "jobs.gpkg"
         shutil.copy(store_path, db)  # the job writes a draft plan: keep the shared sample clean
-        env = dict(os.environ, GRIDGIS_DATABASE_URL=str(db))
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gis", "serve", "--port", str(port), "--workers", str(workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(base + "/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        with _serving(db, workers) as (base, _):
             script = _lookup_script(store_path, Path(tmp))
             _wrk(base + "/", 3, 4, script)  # warm both workers
             idle = _wrk(base + "/", seconds, 4, script)
@@ -277,9 +262,6 @@ def measure_during_jobs(store_path: Path, seconds: int = 8, workers: int = 2) ->
             during_atlas = _wrk(base + "/", seconds, 4, script)
             atlas_ran_throughout = thread.is_alive()
             thread.join()
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     return {
         "p99_idle_ms": idle["p99_ms"],
         "p99_during_partition_ms": during_job["p99_ms"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -198,21 +199,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def sample_server(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`gridgis serve` on a copy of the sample store, over real HTTP; yields the base URL."""
-    import shutil
+@contextmanager
+def serving(db: Path, workers: int = 1) -> Iterator[str]:
+    """`gridgis serve` on the store ``db`` over real HTTP, until the block ends; yields the URL."""
     import subprocess
     import sys
     import time
 
     import httpx
 
-    db = tmp_path_factory.mktemp("served") / "served.gpkg"
-    shutil.copy(sample_gpkg, db)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gis", "serve", "--port", str(port), "--db", str(db)],
+        [sys.executable, "-m", "gis", "serve", "--port", str(port), "--workers", str(workers), "--db", str(db)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -225,11 +223,22 @@ def sample_server(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -
             except httpx.HTTPError:
                 time.sleep(0.1)
         else:
-            pytest.fail("gridgis serve did not start")
+            pytest.fail(f"gridgis serve --workers {workers} did not start")
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`gridgis serve` on a copy of the sample store, over real HTTP; yields the base URL."""
+    import shutil
+
+    db = tmp_path_factory.mktemp("served") / "served.gpkg"
+    shutil.copy(sample_gpkg, db)
+    with serving(db) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 
 from gis import jobs
 from gis.store import open_store
-from tests.conftest import free_port
+from tests.conftest import serving
 
 TOWN = "310199104"
 
@@ -26,25 +24,8 @@ TOWN = "310199104"
 def served(sample_gpkg: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     db = tmp_path / "jobs.gpkg"
     shutil.copy(sample_gpkg, db)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gis", "serve", "--port", str(port), "--workers", "2", "--db", str(db)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("gridgis serve --workers 2 did not start")
+    with serving(db, workers=2) as url:
         yield url, db
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_every_worker_answers_for_a_job_until_it_is_done(served) -> None:
