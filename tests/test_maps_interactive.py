@@ -154,6 +154,19 @@ def test_served_map_loads_everything_from_our_server_and_shows_a_phone_from_a_ti
     assert browser.execute_script("return window.__errors") == []
 
 
+def test_served_map_draws_the_enterprise_clusters(browser, sample_server: str):
+    """At the district's zoom the 10,000 enterprises are clusters (beside the vector-tile
+    layer they once were not drawn at all until the group was added again)."""
+    browser.get(f"{sample_server}/maps/plan/1")
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return document.querySelectorAll('.marker-cluster').length") > 10
+    )
+    counts = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.marker-cluster span')).map(e => +e.textContent)"
+    )
+    assert sum(counts) == 10_000  # every enterprise is in one cluster on screen
+
+
 def test_standalone_file_loads_nothing_at_all(hooked_browser, sample_store, tmp_path: Path):
     from typer.testing import CliRunner
 

@@ -108,6 +108,26 @@ class _Attribution(MacroElement):
         self.text = text
 
 
+class _Recluster(MacroElement):
+    """Add the enterprise cluster group again once the map has settled.
+
+    Why: on the served map (grid levels from vector tiles) the group, added while the
+    page builds, showed no cluster at all until re-added (Leaflet.markercluster 1.5.3
+    with VectorGrid 1.3.0 on the same map; the standalone file, without tiles, was
+    fine). Re-adding it after the first layout is cheap and shows them every time.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.whenReady(function () {
+  setTimeout(function () { var m = {{ this._parent.get_name() }}, c = {{ this.cluster }};
+    if (m.hasLayer(c)) { m.removeLayer(c); m.addLayer(c); } }, 0); });{% endmacro %}"""
+    )
+
+    def __init__(self, cluster: str) -> None:
+        super().__init__()
+        self.cluster = cluster
+
+
 class _TiledLayer(JSCSSMixin, folium.map.Layer):
     """One grid level from our MVT tiles (Leaflet.VectorGrid), click -> people popup."""
 
@@ -296,9 +316,10 @@ def plan_map(
             " m.bindTooltip(row[2]); m.bindPopup('<b>' + row[2] + '</b><br>统一社会信用代码 ' + row[4] + '<br>' + (names[row[3]] || row[3]));"
             " return m; }"
         )
-        FastMarkerCluster(
+        cluster = FastMarkerCluster(
             data, callback=callback, name=f"监管企业（{len(data)} 家）", show=True
         ).add_to(m)
+        m.add_child(_Recluster(cluster.get_name()))
         legend += [
             f'<div><i style="background:{c};border-radius:50%"></i>企业：{SUPERVISION_ZH[k]}</div>'
             for k, c in SUPERVISION_COLOUR.items()
