@@ -30,14 +30,18 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InvalidInput, Problem
+from gis.partition.anneal import anneal
 from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.graph import UnitGraph, build_graph, parts_of
-from gis.partition.moves import local_search, refine
+from gis.partition.moves import _max_dev, local_search, refine
 from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
 
 AREA = "area"
+#: the annealing budget for partitions left outside the tolerance (~0.12 s per million)
+ANNEAL_ITERS_PER_UNIT = 3000
+ANNEAL_MAX_ITERS = 60_000_000
 
 
 @dataclass
@@ -161,6 +165,16 @@ def _solve_group(
             best, best_key = labels.copy(), key
         if dev <= tolerance:
             break
+    if best_key[0]:  # still outside the tolerance: anneal, keep it if it is better
+        trial = best.copy()
+        iters = int(min(ANNEAL_MAX_ITERS, ANNEAL_ITERS_PER_UNIT * g.n))
+        anneal(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.perimeter, trial, k,
+               np.full(w.shape[1], 0.75 * tolerance), locked, iters, 0.1, 1e-6, 0.01,
+               int(rng.integers(2**31)))  # fmt: skip
+        order = rng.permutation(g.n).astype(np.int64)
+        refine(g, w, trial, k, band, locked, order, max_sweeps)
+        if _max_dev(w, trial, k, np.ones(k)) < best_key[1]:
+            best = trial
     return best
 
 
