@@ -42,8 +42,10 @@ def board_command(
             store, plan_id, grid_code, paper=paper.value, orientation=orientation.value
         )
     out.write_bytes(board.pdf_bytes())
-    if png:
+    if png:  # the board, and its continuation pages beside it as NAME-p2.png, ...
         png.write_bytes(board.png_bytes(300))
+        for page in range(2, board.pages + 1):
+            png.with_name(f"{png.stem}-p{page}{png.suffix}").write_bytes(board.png_bytes(300, page))
     took = time.perf_counter() - t0
     typer.echo(
         f"wrote {out}{' and ' + str(png) if png else ''} ({paper.value} {orientation.value}, {took:.1f} s): "

@@ -208,3 +208,20 @@ def test_uncovered_character_is_named():
     with pytest.raises(fonts.FontMissing) as err:
         fonts.check_coverage(font, ["金湾居委会", "\U0001f600"])
     assert "U+1F600" in str(err.value) and "缺少" in str(err.value)
+
+
+def test_cli_board_writes_every_page_as_png(sample_gpkg: Path, tmp_path: Path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from gis.cli import app
+
+    db = tmp_path / "s.gpkg"
+    shutil.copy(sample_gpkg, db)
+    res = CliRunner().invoke(app, ["board", "1", VILLAGE, str(tmp_path / "b.pdf"), "--png", str(tmp_path / "b.png"),
+                                   "--db", str(db)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "2 page(s)" in res.output
+    for name in ("b.png", "b-p2.png"):
+        image = Image.open(tmp_path / name)
+        assert image.size == Image.open(tmp_path / "b.png").size and image.info["dpi"][0] == pytest.approx(300, abs=1)

@@ -56,6 +56,18 @@ def test_board_png_at_the_asked_resolution(sample_server: str) -> None:
     assert len(np.unique(pixels, axis=0)) > 20  # a map, not a blank page
 
 
+def test_board_png_of_a_continuation_page(sample_server: str) -> None:
+    from PIL import Image
+
+    r = httpx.get(f"{sample_server}/plans/1/grids/{VILLAGE}/board.png", params={"dpi": 72, "page": 2}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert f'filename="{VILLAGE}-board-p2.png"' in r.headers["content-disposition"]
+    image = Image.open(io.BytesIO(r.content))
+    assert abs(image.width - 842) <= 2 and abs(image.height - 595) <= 2  # A4 landscape, 72 dpi
+    r = httpx.get(f"{sample_server}/plans/1/grids/{VILLAGE}/board.png", params={"page": 9}, timeout=120)
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "page", r.text
+
+
 def test_cards_and_atlas_over_http(sample_server: str, tmp_path: Path) -> None:
     r = httpx.get(f"{sample_server}/plans/1/grids/{VILLAGE}/cards.pdf",
                   params={"qr_url": "https://grid.example.org/g/{code}"}, timeout=120)  # fmt: skip

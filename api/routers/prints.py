@@ -88,8 +88,9 @@ async def board(
     plan_id: int, code: str, fmt: Literal["pdf", "png"], request: Request, store: StoreDep,
     paper: Paper = "A4", orientation: Orientation = "landscape",
     dpi: Annotated[int, Query(ge=72, le=600, description="PNG resolution")] = 300,
+    page: Annotated[int, Query(ge=1, description="PNG: which page (2+: the people table continued)")] = 1,
 ) -> Response:  # fmt: skip
-    req = PrintRequest("board", plan_id, code, fmt, paper, orientation, dpi)
+    req = PrintRequest("board", plan_id, code, fmt, paper, orientation, dpi, page=page)
     return await _render(request, store, req)
 
 

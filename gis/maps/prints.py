@@ -91,6 +91,7 @@ class PrintRequest:
     orientation: str = "landscape"
     dpi: int = 300
     qr_url: str | None = None
+    page: int = 1  # which page of a board as PNG (continuation pages carry the people table on)
 
     def check(self) -> None:
         """Refuse a request that cannot be rendered, naming the field (before any work)."""
@@ -105,6 +106,8 @@ class PrintRequest:
         if self.orientation not in ORIENTATIONS:
             bad.append(Problem(f"orientation must be one of {ORIENTATIONS}",
                                f"方向须为 {ORIENTATIONS} 之一", field="orientation"))  # fmt: skip
+        if self.page < 1:
+            bad.append(Problem("page must be 1 or more", "页码须不小于 1", field="page"))
         if not 72 <= self.dpi <= 600:
             bad.append(Problem("dpi must be between 72 and 600", "dpi 须在 72 到 600 之间", field="dpi"))
         if self.qr_url is not None and "{code}" not in self.qr_url:
@@ -121,8 +124,9 @@ class PrintRequest:
         """(ASCII name, UTF-8 name with the grid's Chinese name) for Content-Disposition."""
         suffix = {"board": "board", "atlas": "atlas", "cards": "cards"}[self.kind]
         zh = {"board": "网格公示图", "atlas": "网格图集", "cards": "网格联系卡"}[self.kind]
-        ascii_name = f"{self.code}-{suffix}.{self.format}"
-        return ascii_name, f"{self.code}{name}{zh}.{self.format}"
+        part = f"-p{self.page}" if self.format == "png" and self.page > 1 else ""
+        ascii_name = f"{self.code}-{suffix}{part}.{self.format}"
+        return ascii_name, f"{self.code}{name}{zh}{part}.{self.format}"
 
 
 @dataclass
@@ -147,7 +151,13 @@ def render_print(store, req: PrintRequest) -> Printed:
     t0 = time.perf_counter()
     if req.kind == "board":
         board = load_board(store, req.plan_id, req.code, paper=req.paper, orientation=req.orientation)
-        data = board.png_bytes(req.dpi) if req.format == "png" else board.pdf_bytes()
+        if req.format == "png" and req.page > board.pages:
+            raise InvalidInput(
+                f"The board has {board.pages} page(s); page {req.page} does not exist",
+                f"该公示图共 {board.pages} 页，没有第 {req.page} 页",
+                [Problem(f"at most {board.pages}", f"最大为 {board.pages}", field="page")],
+            )
+        data = board.png_bytes(req.dpi, req.page) if req.format == "png" else board.pdf_bytes()
         pages, name = board.pages, ""
         summary = {"labels": len(board.labels), "shortened": board.shortened,
                    "skipped": len(board.skipped), "min_font_pt": board.min_font_pt,
