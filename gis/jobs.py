@@ -141,13 +141,13 @@ def cancel(store, job_id: str, timeout: float = 10.0) -> JobState:
             pass
         deadline = time.monotonic() + timeout
         while not _process_gone(state.pid) and time.monotonic() < deadline:
-            _reap()
+            reap_children()
             time.sleep(0.05)
         save(store, state)
     return state
 
 
-def _reap() -> None:
+def reap_children() -> None:
     """Collect finished child processes of this worker (no zombies left behind)."""
     import multiprocessing
 

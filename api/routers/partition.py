@@ -62,7 +62,7 @@ def start_partition(layer: str, body: PartitionBody, store: StoreDep) -> dict[st
     req = PartitionRequest(layer=layer, **body.model_dump())
     req.check()
     store._check_layer(layer)
-    jobs._reap()
+    jobs.reap_children()
     state = jobs.new_job(store, "partition", layer)
     proc = _CTX.Process(target=run_in_process, args=(store.url, vars(req), state.id), daemon=True,
                         name=f"gridgis-partition-{layer}")  # fmt: skip
@@ -89,7 +89,7 @@ def start_rebalance(layer: str, body: RebalanceBody, store: StoreDep) -> dict[st
     if not body.weights:
         raise InvalidInput("Name at least one weight", "请至少指定一个权重",
                            [Problem("empty", "为空", field="weights")])  # fmt: skip
-    jobs._reap()
+    jobs.reap_children()
     state = jobs.new_job(store, "rebalance", layer)
     args = {"layer": layer, **body.model_dump()}
     proc = _CTX.Process(target=run_in_process, args=(store.url, args, state.id, "rebalance"), daemon=True,
@@ -100,7 +100,7 @@ def start_rebalance(layer: str, body: RebalanceBody, store: StoreDep) -> dict[st
 
 @router.get("/jobs/{job_id}", summary="A job: status, progress 0-1, stage, result (draft plan id, per-grid table)")
 def get_job(job_id: str, store: StoreDep) -> dict[str, Any]:
-    jobs._reap()
+    jobs.reap_children()
     return _view(jobs.refresh(store, jobs.load(store, job_id)))
 
 
