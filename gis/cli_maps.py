@@ -23,16 +23,18 @@ class Orientation(StrEnum):
     portrait = "portrait"
 
 
+PaperOption = Annotated[Paper, typer.Option(help="Paper size")]
+OrientationOption = Annotated[Orientation, typer.Option(help="Page orientation")]
+
+
 @friendly
 def board_command(
     plan_id: int,
     grid_code: str,
     out: Path,
     png: Annotated[Path | None, typer.Option("--png", help="Also write a 300 dpi PNG")] = None,
-    paper: Annotated[Paper, typer.Option(help="Paper size")] = Paper.A4,
-    orientation: Annotated[
-        Orientation, typer.Option(help="Page orientation")
-    ] = Orientation.landscape,
+    paper: PaperOption = Paper.A4,
+    orientation: OrientationOption = Orientation.landscape,
     db: DbOption = None,
 ) -> None:
     """Printable notice-board map (公示图) of a grid and its children: PDF, optionally a 300 dpi PNG."""
@@ -60,10 +62,8 @@ def atlas_command(
     plan_id: int,
     parent_code: str,
     out: Path,
-    paper: Annotated[Paper, typer.Option(help="Paper size")] = Paper.A4,
-    orientation: Annotated[
-        Orientation, typer.Option(help="Page orientation")
-    ] = Orientation.landscape,
+    paper: PaperOption = Paper.A4,
+    orientation: OrientationOption = Orientation.landscape,
     db: DbOption = None,
 ) -> None:
     """Atlas: one PDF with a notice-board page per child grid of PARENT_CODE (like QGIS Atlas)."""

@@ -15,6 +15,7 @@ import multiprocessing as mp
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -22,7 +23,7 @@ from fastapi.responses import Response
 
 from api.deps import StoreDep
 from gis.errors import GridGisError, NotFound
-from gis.maps.prints import PrintRequest, render_in_process, request_dict
+from gis.maps.prints import PrintRequest, render_in_process
 
 router = APIRouter(tags=["prints"])
 _lock = threading.Lock()
@@ -63,7 +64,7 @@ async def _render(request: Request, store, req: PrintRequest) -> Response:
     loop = asyncio.get_running_loop()
     try:
         printed = await loop.run_in_executor(
-            _pool(request.app), render_in_process, store.url, request_dict(req)
+            _pool(request.app), render_in_process, store.url, asdict(req)
         )
     except BrokenProcessPool:  # a renderer died: start a fresh pool for the next request
         shutdown(request.app)

@@ -11,7 +11,7 @@ an API worker that also answers lookups).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote
 
@@ -191,6 +191,3 @@ def render_in_process(url: str, request: dict) -> Printed:
     finally:
         store.close()
 
-
-def request_dict(req: PrintRequest) -> dict:
-    return asdict(req)

@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -139,21 +138,20 @@ def run_rebalance(
     moves["new_code"] = moves["code"].map(renames)
     moves = moves[["code", "new_code", "from_grid", "to_grid", "enterprises"]].reset_index(drop=True)
 
-    new = gpd.GeoDataFrame(grids[KEEP].copy(), geometry="geom", crs=STORE_CRS)
+    new = gpd.GeoDataFrame(grids[KEEP].reset_index(drop=True), geometry="geom", crs=STORE_CRS)
     for col in ("code", "parent_code"):
         new[col] = [_rename(v, renames) for v in new[col]]
-    moved = new["code"].isin(set(renames.values()))
-    target = dict(zip(moves["new_code"], moves["to_grid"], strict=True))
-    new.loc[moved, "parent_code"] = new.loc[moved, "code"].map(target)
+    # a moved sub-grid hangs under its new village, and its name follows:
     # "金湾居委会第007网格" moved to 前星居委会 as its 12th becomes "前星居委会第012网格"
     child_name = dict(zip(children["code"].astype(str), children["name"].astype(str), strict=True))
-    for row in np.flatnonzero(moved.to_numpy()):
-        old_code = next(o for o, n in renames.items() if n == new.iat[row, 0])
-        old_parent, new_parent = old_code[: len(new.iat[row, 3])], str(new.iat[row, 3])
-        name = str(new.iat[row, 1])
-        if name.startswith(child_name.get(old_parent, "\0")):
-            name = child_name[new_parent] + name[len(child_name[old_parent]):]
-        new.iat[row, 1] = re.sub(r"第\d+网格$", f"第{new.iat[row, 0][len(new_parent):]}网格", name)
+    row_of = {code: i for i, code in enumerate(new["code"])}
+    for m in moves.itertuples():
+        i = row_of[m.new_code]
+        name = str(new.at[i, "name"])
+        if name.startswith(child_name[m.from_grid]):
+            name = child_name[m.to_grid] + name[len(child_name[m.from_grid]):]
+        new.at[i, "parent_code"] = m.to_grid
+        new.at[i, "name"] = re.sub(r"第\d+网格$", f"第{m.new_code[len(m.to_grid):]}网格", name)
     # children's outlines: the coverage union of their sub-grids (shared edges stay exact)
     for child in children["code"].astype(str):
         parts = new.loc[new["parent_code"].astype(str) == child, "geom"].to_numpy()

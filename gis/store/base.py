@@ -280,7 +280,7 @@ class Store(ABC):
     def _bump_data_version(self, tx: Any) -> None:
         version = int(self._get_meta(DATA_VERSION_KEY, tx) or 0) + 1
         self._set_meta(tx, DATA_VERSION_KEY, str(version))
-        self._after_publish(tx, self.plan_version())
+        self._after_publish(tx, int(self._get_meta(PLAN_VERSION_KEY, tx) or 0))  # the payload: unchanged plan version
 
     def delete_plan(self, plan_id: int) -> None:
         """Delete a draft plan with its grids and people (published plans are kept)."""
