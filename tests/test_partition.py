@@ -274,3 +274,33 @@ def test_weight_ladder_crosses_an_empty_border():
     np.add.at(tallies, lab, w)
     assert np.abs(tallies - 1).max() <= 0.05, tallies
     assert dev <= 0.05
+
+
+def test_compaction_straightens_a_ragged_border_without_losing_balance():
+    """A 40 x 20 field split by a zig-zag border: the compaction phase must raise the
+    Polsby-Popper of both grids, keep both connected and every weight within the
+    tolerance, and never take a grid that starts outside the tolerance further out."""
+    from gis.partition.anneal import compact
+    from gis.partition.graph import build_graph
+    from gis.partition.objective import score
+
+    cells = [shapely.box(x, y, x + 1, y + 1) for y in range(20) for x in range(40)]
+    g = build_graph(np.array(cells))
+    x, y = g.centroid[:, 0], g.centroid[:, 1]
+    ragged = (x > 20 + 6 * ((y.astype(int) // 2) % 2) - 3).astype(np.int64)  # teeth of 3
+    locked = np.zeros(g.n, dtype=np.bool_)
+    corners = ((x < 4) | (x > 36)) & (y < 4)  # weight in two corners: the start is balanced
+    for heavy, tol in ((np.where(corners, 5.0, 1.0), 0.02),
+                       (np.where((x > 30) & (y < 4), 5.0, 1.0), 0.02)):  # both 16.7 % off
+        raw = {"w": heavy, "area": np.ones(g.n)}
+        w = np.column_stack([v * 2 / v.sum() for v in raw.values()])
+        lab = ragged.copy()
+        before = score(g, lab, raw, 2)
+        start = np.abs(np.array([w[lab == d].sum(axis=0) for d in range(2)]) - 1.0)
+        compact(g.indptr, g.indices, g.length, w, g.area, g.perimeter, lab, 2, tol, locked,
+                400 * g.n, 0.08 / np.sqrt(g.n / 2), 0.0008 / np.sqrt(g.n / 2), 3)
+        after = score(g, lab, raw, 2)
+        assert after.noncontiguous == 0
+        end = np.abs(np.array([w[lab == d].sum(axis=0) for d in range(2)]) - 1.0)
+        assert (end <= np.maximum(start, tol) + 1e-12).all(), (start, end)
+        assert after.pp_min > before.pp_min * 1.3, (before.pp, after.pp)

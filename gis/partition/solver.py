@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InvalidInput, Problem
-from gis.partition.anneal import anneal
+from gis.partition.anneal import anneal, compact
 from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.graph import UnitGraph, build_graph, parts_of
 from gis.partition.moves import _max_dev, local_search, refine
@@ -42,6 +42,12 @@ AREA = "area"
 #: the annealing budget for partitions left outside the tolerance (~0.12 s per million)
 ANNEAL_ITERS_PER_UNIT = 3000
 ANNEAL_MAX_ITERS = 60_000_000
+#: the weight of the perimeter change (over the mean grid perimeter) in its energy
+ANNEAL_LAM = 0.01
+#: the compactness annealing (every solve): tries per unit, start and end temperature
+#: times 1 / sqrt(units per grid) (the size of one move's Polsby-Popper change)
+COMPACT_ITERS_PER_UNIT = 1000
+COMPACT_T0, COMPACT_T1 = 0.08, 0.0008
 
 
 @dataclass
@@ -169,12 +175,16 @@ def _solve_group(
         trial = best.copy()
         iters = int(min(ANNEAL_MAX_ITERS, ANNEAL_ITERS_PER_UNIT * g.n))
         anneal(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.perimeter, trial, k,
-               np.full(w.shape[1], 0.75 * tolerance), locked, iters, 0.1, 1e-6, 0.01,
+               np.full(w.shape[1], 0.75 * tolerance), locked, iters, 0.1, 1e-6, ANNEAL_LAM,
                int(rng.integers(2**31)))  # fmt: skip
         order = rng.permutation(g.n).astype(np.int64)
         refine(g, w, trial, k, band, locked, order, max_sweeps)
         if _max_dev(w, trial, k, np.ones(k)) < best_key[1]:
             best = trial
+    scale = 1.0 / np.sqrt(g.n / k)
+    compact(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.area, g.perimeter, best, k,
+            tolerance, locked, int(min(ANNEAL_MAX_ITERS, COMPACT_ITERS_PER_UNIT * g.n)),
+            COMPACT_T0 * scale, COMPACT_T1 * scale, int(rng.integers(2**31)))  # fmt: skip
     return best
 
 
