@@ -8,7 +8,9 @@ T falling geometrically, so a grid can pass a ridge; each move still keeps both 
 connected (:func:`gis.partition.constraints.can_leave`). The energy is the squared
 excess of every weight of both grids beyond ``band`` plus ``lam`` x the change of
 their perimeters over the mean grid perimeter (compactness). The solver runs it only
-on partitions outside the tolerance and keeps it only when it is better.
+on partitions outside the tolerance, twice from the same start (hot, then cooler and
+longer: which one wins depends on the input, the cooler one on Jinshan k = 50), and
+keeps the labels least over the allowance.
 
 :func:`compact` is the last phase of every solve: annealing on the sum of
 Polsby-Popper alone, with balance as a hard wall (no grid may leave the tolerance, or

@@ -33,7 +33,7 @@ from gis.errors import InvalidInput, Problem
 from gis.partition.anneal import anneal, compact
 from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.graph import UnitGraph, build_graph, parts_of
-from gis.partition.moves import _max_dev, local_search, refine
+from gis.partition.moves import local_search, refine
 from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
@@ -44,6 +44,9 @@ ANNEAL_ITERS_PER_UNIT = 3000
 ANNEAL_MAX_ITERS = 60_000_000
 #: the weight of the perimeter change (over the mean grid perimeter) in its energy
 ANNEAL_LAM = 0.01
+#: annealing passes, each from the greedy's labels (start temperature, budget x
+#: ANNEAL_ITERS_PER_UNIT); the best result is kept
+ANNEAL_PASSES = ((0.1, 1), (0.01, 3))
 #: the compactness annealing (every solve): tries per unit, start and end temperature
 #: times 1 / sqrt(units per grid) (the size of one move's Polsby-Popper change)
 COMPACT_ITERS_PER_UNIT = 1000
@@ -171,21 +174,37 @@ def _solve_group(
             best, best_key = labels.copy(), key
         if dev <= tolerance:
             break
-    if best_key[0]:  # still outside the tolerance: anneal, keep it if it is better
-        trial = best.copy()
-        iters = int(min(ANNEAL_MAX_ITERS, ANNEAL_ITERS_PER_UNIT * g.n))
+    # still outside the tolerance: anneal, and keep the labels that exceed the allowance
+    # (the tolerance, or the heaviest unit where one alone is heavier) the least
+    allow = np.maximum(tolerance, w.max(axis=0))
+    start = best.copy()
+    key = _excess_key(w, best, k, allow)
+    for t0, budget in ANNEAL_PASSES:
+        if key[1] <= tolerance:
+            break
+        trial = start.copy()
+        iters = int(min(ANNEAL_MAX_ITERS, budget * ANNEAL_ITERS_PER_UNIT * g.n))
         anneal(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.perimeter, trial, k,
-               np.full(w.shape[1], 0.75 * tolerance), locked, iters, 0.1, 1e-6, ANNEAL_LAM,
+               np.full(w.shape[1], 0.75 * tolerance), locked, iters, t0, 1e-6, ANNEAL_LAM,
                int(rng.integers(2**31)))  # fmt: skip
         order = rng.permutation(g.n).astype(np.int64)
         refine(g, w, trial, k, band, locked, order, max_sweeps)
-        if _max_dev(w, trial, k, np.ones(k)) < best_key[1]:
-            best = trial
+        trial_key = _excess_key(w, trial, k, allow)
+        if trial_key < key:
+            best, key = trial, trial_key
     scale = 1.0 / np.sqrt(g.n / k)
     compact(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.area, g.perimeter, best, k,
             tolerance, locked, int(min(ANNEAL_MAX_ITERS, COMPACT_ITERS_PER_UNIT * g.n)),
             COMPACT_T0 * scale, COMPACT_T1 * scale, int(rng.integers(2**31)))  # fmt: skip
     return best
+
+
+def _excess_key(w: np.ndarray, labels: np.ndarray, k: int, allow: np.ndarray):
+    """(worst excess of any weight over its allowance, worst deviation): lower is better."""
+    tallies = np.zeros((k, w.shape[1]))
+    np.add.at(tallies, labels, w)
+    dev = np.abs(tallies - 1.0).max(axis=0)
+    return float(np.maximum(dev - allow, 0.0).max()), float(dev.max())
 
 
 def partition(
