@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 from gis.partition.constraints import can_leave
+from gis.partition.objective import grid_tallies
 
 
 @numba.njit(cache=True, inline="always")
@@ -38,25 +39,25 @@ def _excess2(t, band):
     return c
 
 
-@numba.njit(cache=True)
-def _tallies(indptr, indices, length, w, area, perimeter, labels, k):
-    """Per grid: weight sums, area, perimeter (inner edges taken off) and unit count."""
-    n, m = w.shape
-    tal = np.zeros((k, m))
-    asum = np.zeros(k)
-    per = np.zeros(k)
-    size = np.zeros(k, dtype=np.int64)
-    for v in range(n):
-        d = labels[v]
-        size[d] += 1
-        asum[d] += area[v]
-        per[d] += perimeter[v]
-        for j in range(m):
-            tal[d, j] += w[v, j]
-        for e in range(indptr[v], indptr[v + 1]):
-            if labels[indices[e]] == d:
-                per[d] -= length[e]
-    return tal, asum, per, size
+@numba.njit(cache=True, inline="always")
+def _propose(indptr, indices, labels, size, locked):
+    """A random unit v, its grid a and the grid b of a random neighbour: (v, a, b), v = -1
+    when there is no move (v locked or alone in its grid, or the neighbour in grid a)."""
+    v = np.random.randint(len(labels))
+    deg = indptr[v + 1] - indptr[v]
+    if deg == 0 or locked[v]:
+        return -1, -1, -1
+    a = labels[v]
+    b = labels[indices[indptr[v] + np.random.randint(deg)]]
+    if b == a or size[a] <= 1:
+        return -1, -1, -1
+    return v, a, b
+
+
+@numba.njit(cache=True, inline="always")
+def _metropolis(de, t0, ratio, it, iters):
+    """Take a move that costs ``de`` at the temperature of step ``it`` (geometric fall)."""
+    return de <= 0.0 or np.random.random() < np.exp(-de / (t0 * ratio ** (it / iters)))
 
 
 @numba.njit(cache=True, inline="always")
@@ -79,7 +80,8 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     returns the number of moves taken."""
     np.random.seed(seed)
     n, m = w.shape
-    tal, _, per, size = _tallies(indptr, indices, length, w, perimeter, perimeter, labels, k)
+    # (grid_tallies wants areas; the perimeters stand in, the sums are not used)
+    tal, _, per, size = grid_tallies(labels, k, w, perimeter, perimeter, indptr, indices, length)
     pmean = max(per.mean(), 1e-12)
     stamp = np.zeros(n, dtype=np.int64)
     queue = np.empty(n, dtype=np.int64)
@@ -89,13 +91,8 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     taken = 0
     ratio = t1 / t0
     for it in range(iters):
-        v = np.random.randint(n)
-        deg = indptr[v + 1] - indptr[v]
-        if deg == 0 or locked[v]:
-            continue
-        a = labels[v]
-        b = labels[indices[indptr[v] + np.random.randint(deg)]]
-        if b == a or size[a] <= 1:
+        v, a, b = _propose(indptr, indices, labels, size, locked)
+        if v < 0:
             continue
         for j in range(m):
             ta[j] = tal[a, j] - w[v, j]
@@ -103,10 +100,8 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
         de = _excess2(ta, band) + _excess2(tb, band) - _excess2(tal[a], band) - _excess2(tal[b], band)
         la, lb = _shared(v, a, b, labels, indptr, indices, length)
         de += lam * (2.0 * la - 2.0 * lb) / pmean  # a: -perim + 2 la; b: +perim - 2 lb
-        if de > 0.0:
-            temp = t0 * ratio ** (it / iters)
-            if np.random.random() >= np.exp(-de / temp):
-                continue
+        if not _metropolis(de, t0, ratio, it, iters):
+            continue
         tick += 1
         if not can_leave(v, labels, indptr, indices, stamp, queue, tick):
             continue
@@ -137,7 +132,7 @@ def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked,
     """
     np.random.seed(seed)
     n, m = w.shape
-    tal, asum, psum, size = _tallies(indptr, indices, length, w, area, perimeter, labels, k)
+    tal, asum, psum, size = grid_tallies(labels, k, w, area, perimeter, indptr, indices, length)
     lim = np.maximum(np.abs(tal - 1.0), tol)
     stamp = np.zeros(n, dtype=np.int64)
     queue = np.empty(n, dtype=np.int64)
@@ -146,13 +141,8 @@ def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked,
     ratio = t1 / t0
     c = 4.0 * np.pi
     for it in range(iters):
-        v = np.random.randint(n)
-        deg = indptr[v + 1] - indptr[v]
-        if deg == 0 or locked[v]:
-            continue
-        a = labels[v]
-        b = labels[indices[indptr[v] + np.random.randint(deg)]]
-        if b == a or size[a] <= 1:
+        v, a, b = _propose(indptr, indices, labels, size, locked)
+        if v < 0:
             continue
         ok = True
         for j in range(m):
@@ -169,10 +159,8 @@ def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked,
         aa = asum[a] - area[v]
         ab = asum[b] + area[v]
         de = c * (asum[a] / psum[a] ** 2 + asum[b] / psum[b] ** 2 - aa / pa**2 - ab / pb**2)
-        if de > 0.0:
-            temp = t0 * ratio ** (it / iters)
-            if np.random.random() >= np.exp(-de / temp):
-                continue
+        if not _metropolis(de, t0, ratio, it, iters):
+            continue
         tick += 1
         if not can_leave(v, labels, indptr, indices, stamp, queue, tick):
             continue
