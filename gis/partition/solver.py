@@ -42,6 +42,8 @@ AREA = "area"
 #: the annealing budget for partitions left outside the tolerance (~0.12 s per million)
 ANNEAL_ITERS_PER_UNIT = 3000
 ANNEAL_MAX_ITERS = 60_000_000
+#: and for all its passes together (30,000 units at k = 200 stay well inside a minute)
+ANNEAL_TOTAL_ITERS = 90_000_000
 #: the weight of the perimeter change (over the mean grid perimeter) in its energy
 ANNEAL_LAM = 0.01
 #: annealing passes, each from the greedy's labels (start temperature, budget x
@@ -179,11 +181,13 @@ def _solve_group(
     allow = np.maximum(tolerance, w.max(axis=0))
     start = best.copy()
     key = _excess_key(w, best, k, allow)
+    left = ANNEAL_TOTAL_ITERS
     for t0, budget in ANNEAL_PASSES:
-        if key[1] <= tolerance:
+        if key[1] <= tolerance or left <= 0:
             break
         trial = start.copy()
-        iters = int(min(ANNEAL_MAX_ITERS, budget * ANNEAL_ITERS_PER_UNIT * g.n))
+        iters = int(min(ANNEAL_MAX_ITERS, budget * ANNEAL_ITERS_PER_UNIT * g.n, left))
+        left -= iters
         anneal(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.perimeter, trial, k,
                np.full(w.shape[1], 0.75 * tolerance), locked, iters, t0, 1e-6, ANNEAL_LAM,
                int(rng.integers(2**31)))  # fmt: skip
