@@ -39,11 +39,25 @@ def _excess2(t, band):
     return c
 
 
+@numba.njit(cache=True)
+def _border(indptr, indices, labels, out):
+    """Units with a neighbour in another grid, into ``out``; returns how many."""
+    nb = 0
+    for v in range(len(labels)):
+        for e in range(indptr[v], indptr[v + 1]):
+            if labels[indices[e]] != labels[v]:
+                out[nb] = v
+                nb += 1
+                break
+    return nb
+
+
 @numba.njit(cache=True, inline="always")
-def _propose(indptr, indices, labels, size, locked):
-    """A random unit v, its grid a and the grid b of a random neighbour: (v, a, b), v = -1
-    when there is no move (v locked or alone in its grid, or the neighbour in grid a)."""
-    v = np.random.randint(len(labels))
+def _propose(indptr, indices, labels, size, locked, cand, nc):
+    """A random unit v of ``cand[:nc]``, its grid a and the grid b of a random neighbour:
+    (v, a, b), v = -1 when there is no move (v locked or alone in its grid, or the
+    neighbour in grid a)."""
+    v = cand[np.random.randint(nc)]
     deg = indptr[v + 1] - indptr[v]
     if deg == 0 or locked[v]:
         return -1, -1, -1
@@ -90,8 +104,9 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     tb = np.empty(m)
     taken = 0
     ratio = t1 / t0
+    every = np.arange(n)
     for it in range(iters):
-        v, a, b = _propose(indptr, indices, labels, size, locked)
+        v, a, b = _propose(indptr, indices, labels, size, locked, every, n)
         if v < 0:
             continue
         for j in range(m):
@@ -128,7 +143,9 @@ def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked,
     balanced than the tolerance or than it began (a shared limit, the worst grid's,
     let the balanced grids drift to it: Jinshan k = 50, mean deviation 5.6 -> 18.7 %).
     Temperatures are in Polsby-Popper units (a move of one unit of a grid of s units
-    changes it by about 0.3 / sqrt(s)).
+    changes it by about 0.3 / sqrt(s)). Tries are drawn from the units on a grid border
+    (re-listed every n tries), not from all: inside a grid of 1,000 cells seven tries in
+    eight would find no move (sample cells k = 8: PP 0.38 -> 0.41 for the same budget).
     """
     np.random.seed(seed)
     n, m = w.shape
@@ -140,8 +157,14 @@ def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked,
     taken = 0
     ratio = t1 / t0
     c = 4.0 * np.pi
+    border = np.empty(n, dtype=np.int64)
+    nb = 0
     for it in range(iters):
-        v, a, b = _propose(indptr, indices, labels, size, locked)
+        if it % n == 0:  # the border moves with the grids: re-listed every n tries
+            nb = _border(indptr, indices, labels, border)
+            if nb == 0:
+                break
+        v, a, b = _propose(indptr, indices, labels, size, locked, border, nb)
         if v < 0:
             continue
         ok = True
