@@ -69,9 +69,19 @@ def _propose(indptr, indices, labels, size, locked, cand, nc):
 
 
 @numba.njit(cache=True, inline="always")
-def _metropolis(de, t0, ratio, it, iters):
-    """Take a move that costs ``de`` at the temperature of step ``it`` (geometric fall)."""
-    return de <= 0.0 or np.random.random() < np.exp(-de / (t0 * ratio ** (it / iters)))
+def _take(v, a, b, de, t0, ratio, it, iters, labels, size, indptr, indices, stamp, queue, tick):
+    """Move v from grid a to b when the Metropolis test at step ``it`` (temperature
+    falling geometrically) takes a cost of ``de`` and a stays connected without v;
+    returns (moved, tick). The caller updates its own tallies."""
+    if de > 0.0 and np.random.random() >= np.exp(-de / (t0 * ratio ** (it / iters))):
+        return False, tick
+    tick += 1
+    if not can_leave(v, labels, indptr, indices, stamp, queue, tick):
+        return False, tick
+    labels[v] = b
+    size[a] -= 1
+    size[b] += 1
+    return True, tick
 
 
 @numba.njit(cache=True, inline="always")
@@ -115,14 +125,10 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
         de = _excess2(ta, band) + _excess2(tb, band) - _excess2(tal[a], band) - _excess2(tal[b], band)
         la, lb = _shared(v, a, b, labels, indptr, indices, length)
         de += lam * (2.0 * la - 2.0 * lb) / pmean  # a: -perim + 2 la; b: +perim - 2 lb
-        if not _metropolis(de, t0, ratio, it, iters):
+        ok, tick = _take(v, a, b, de, t0, ratio, it, iters, labels, size, indptr, indices,
+                         stamp, queue, tick)
+        if not ok:
             continue
-        tick += 1
-        if not can_leave(v, labels, indptr, indices, stamp, queue, tick):
-            continue
-        labels[v] = b
-        size[a] -= 1
-        size[b] += 1
         per[a] += 2.0 * la - perimeter[v]
         per[b] += perimeter[v] - 2.0 * lb
         for j in range(m):
@@ -182,14 +188,10 @@ def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked,
         aa = asum[a] - area[v]
         ab = asum[b] + area[v]
         de = c * (asum[a] / psum[a] ** 2 + asum[b] / psum[b] ** 2 - aa / pa**2 - ab / pb**2)
-        if not _metropolis(de, t0, ratio, it, iters):
+        ok, tick = _take(v, a, b, de, t0, ratio, it, iters, labels, size, indptr, indices,
+                         stamp, queue, tick)
+        if not ok:
             continue
-        tick += 1
-        if not can_leave(v, labels, indptr, indices, stamp, queue, tick):
-            continue
-        labels[v] = b
-        size[a] -= 1
-        size[b] += 1
         psum[a] = pa
         psum[b] = pb
         asum[a] = aa
