@@ -14,7 +14,7 @@ keeps the labels least over the allowance.
 
 :func:`compact` is the last phase of every solve: annealing on the sum of
 Polsby-Popper alone, with balance as a hard wall (no grid may leave the tolerance, or
-the worst deviation already there). Why: every balancing phase (the bisection's
+go past its own deviation when it starts outside). Why: every balancing phase (the bisection's
 two-way moves, the greedy, the annealing above) judges a move on balance first, and
 the grids they leave have ragged, fingered borders (mean Polsby-Popper 0.08-0.30 on
 cells); inside the tolerance there is room to straighten them without losing balance.
@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from gis.partition.constraints import can_leave
-from gis.partition.objective import grid_tallies
+from gis.partition.objective import grid_tallies, polsby_popper
 
 
 @numba.njit(cache=True, inline="always")
@@ -162,7 +162,6 @@ def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked,
     tick = 1
     taken = 0
     ratio = t1 / t0
-    c = 4.0 * np.pi
     border = np.empty(n, dtype=np.int64)
     nb = 0
     for it in range(iters):
@@ -187,7 +186,8 @@ def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked,
         pb = psum[b] + perimeter[v] - 2.0 * lb
         aa = asum[a] - area[v]
         ab = asum[b] + area[v]
-        de = c * (asum[a] / psum[a] ** 2 + asum[b] / psum[b] ** 2 - aa / pa**2 - ab / pb**2)
+        de = (polsby_popper(asum[a], psum[a]) + polsby_popper(asum[b], psum[b])
+              - polsby_popper(aa, pa) - polsby_popper(ab, pb))
         ok, tick = _take(v, a, b, de, t0, ratio, it, iters, labels, size, indptr, indices,
                          stamp, queue, tick)
         if not ok:

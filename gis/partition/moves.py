@@ -165,10 +165,18 @@ def refine(g, w, labels, k, band, locked, order, max_sweeps, inv_target=None) ->
     return _max_dev(w, labels, k, it)
 
 
-def _max_dev(w, labels, k, it):
+def weight_devs(w, labels, k, it=None) -> np.ndarray:
+    """Per weight, the largest relative deviation of any grid from its target
+    (``it[d]`` scales grid d's tallies to a target of 1; all ones by default)."""
     tallies = np.zeros((k, w.shape[1]))
     np.add.at(tallies, labels, w)
-    return float(np.abs(tallies * it[:, None] - 1.0).max())
+    if it is not None:
+        tallies *= np.asarray(it)[:, None]
+    return np.abs(tallies - 1.0).max(axis=0)
+
+
+def _max_dev(w, labels, k, it):
+    return float(weight_devs(w, labels, k, it).max())
 
 
 @numba.njit(cache=True)

@@ -33,7 +33,7 @@ from gis.errors import InvalidInput, Problem
 from gis.partition.anneal import anneal, compact
 from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.graph import UnitGraph, build_graph, parts_of
-from gis.partition.moves import local_search, refine
+from gis.partition.moves import local_search, refine, weight_devs
 from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
@@ -205,9 +205,7 @@ def _solve_group(
 
 def _excess_key(w: np.ndarray, labels: np.ndarray, k: int, allow: np.ndarray):
     """(worst excess of any weight over its allowance, worst deviation): lower is better."""
-    tallies = np.zeros((k, w.shape[1]))
-    np.add.at(tallies, labels, w)
-    dev = np.abs(tallies - 1.0).max(axis=0)
+    dev = weight_devs(w, labels, k)
     return float(np.maximum(dev - allow, 0.0).max()), float(dev.max())
 
 
