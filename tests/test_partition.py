@@ -304,3 +304,68 @@ def test_compaction_straightens_a_ragged_border_without_losing_balance():
         end = np.abs(np.array([w[lab == d].sum(axis=0) for d in range(2)]) - 1.0)
         assert (end <= np.maximum(start, tol) + 1e-12).all(), (start, end)
         assert after.pp_min > before.pp_min * 1.3, (before.pp, after.pp)
+
+
+# ------------------------------------------------------------------ why a plan missed
+
+
+def _path_csr(n: int):
+    """CSR neighbours of n units in a row."""
+    nb = [[x for x in (v - 1, v + 1) if 0 <= x < n] for v in range(n)]
+    indptr = np.cumsum([0] + [len(x) for x in nb]).astype(np.int64)
+    return indptr, np.array([x for row in nb for x in row], dtype=np.int64)
+
+
+def test_shortfalls_tell_a_regional_shortage_from_a_local_one():
+    from gis.partition.diagnose import shortfall_notes, shortfalls
+
+    indptr, indices = _path_csr(30)
+    labels = np.repeat(np.arange(6), 5)  # six grids of five units in a row
+
+    def run(ent_per_grid):
+        w = np.column_stack([np.repeat(np.array(ent_per_grid) / 5.0, 5), np.full(30, 0.2)])
+        allow = np.maximum(0.02, w.max(axis=0))
+        return shortfalls(indptr, indices, labels, w, 6, allow, 0.02, ["enterprises", "area"])
+
+    # the west is short and the east is over, beyond the heaviest unit (30 %)
+    found = run([0.5, 0.6, 0.9, 1.0, 1.5, 1.5])
+    assert [(s.grids, s.weight, s.regional, s.others) for s in found] == [
+        ([0, 1], "enterprises", True, 2)]
+    assert found[0].block_dev_pct == pytest.approx(-45.0)
+    assert found[0].ring == 1 and found[0].ring_dev_pct == pytest.approx(-100 / 3)
+    assert found[0].grid_dev_pct == pytest.approx((-50.0, -40.0))
+    notes = shortfall_notes(found, [f"31011600{i}" for i in range(6)], 6)
+    assert "4 of 6 grids" in notes[0][0] and "6 个网格中有 4 个" in notes[0][1]  # most miss
+    en, zh = notes[1]
+    assert en.startswith("Grids 310116000, 310116001") and "partition it on its own" in en
+    assert "310116000, 310116001" in zh and "单独划分" in zh and "少 45.0%" in zh
+    # one grid short beside one over: together they hold their share (a local miss)
+    local = run([0.5, 1.5, 1.0, 1.0, 1.0, 1.0])
+    assert [(s.grids, s.regional, s.others) for s in local] == [([0], False, 1)]
+    en, zh = shortfall_notes(local, [str(i) for i in range(6)], 6)[0]
+    assert "another seed" in en and "随机种子" in zh
+    assert run([1.0] * 6) == []
+
+
+def test_a_lobe_without_enterprises_behind_a_neck_is_reported_as_regional():
+    """A 6 x 6 block of cells without enterprises joined by one cell to a 12 x 12 block
+    with them: one grid can reach through the neck for enterprises, two cannot, so a
+    grid of the west stays short whatever the moves, and the result says where and why."""
+    from gis.partition.diagnose import shortfall_notes
+
+    west = [shapely.box(x, y, x + 100, y + 100) for x in range(0, 600, 100) for y in range(0, 600, 100)]
+    neck = [shapely.box(600, 200, 700, 300)]
+    east = [shapely.box(x, y, x + 100, y + 100)
+            for x in range(700, 1900, 100) for y in range(-300, 900, 100)]
+    ent = np.r_[np.zeros(37), np.ones(144)]
+    units = gpd.GeoDataFrame({"enterprises": ent}, geometry=west + neck + east, crs="EPSG:4549")
+    r = partition(units, 8, ["enterprises", "area"], seed=0, check_tolerance=False)
+    assert r.score.noncontiguous == 0 and not r.within_tolerance()
+    short = {s.weight: s for s in r.shortfalls}
+    ent_short = short["enterprises"]
+    west_grids = set(r.labels_[:36])
+    assert set(ent_short.grids) <= west_grids and ent_short.regional
+    assert ent_short.block_dev_pct < -50.0 and ent_short.ring_dev_pct < -2.0
+    notes = shortfall_notes(r.shortfalls, [f"G{d}" for d in range(8)], 8)
+    assert any("too small a share of enterprises" in en and "企业数" in zh and "单独划分" in zh
+               for en, zh in notes)

@@ -190,3 +190,27 @@ def test_seed_and_locked_units_reach_the_solver(db: Path) -> None:
     result = CliRunner().invoke(app, ["partition", "environment", "--parent-code", TOWN, "--k", "4",
                                       "--lock", "bad", "--db", str(db)])  # fmt: skip
     assert result.exit_code != 0 and "UNIT=GROUP" in result.output
+
+
+def test_a_missed_tolerance_is_explained_with_the_grid_codes(db: Path) -> None:
+    """Cells of a town at k = 20: some grids stay outside their allowance; the outcome's
+    notes name them by their codes (as the table does) and say whether the part of the
+    town around them holds its share."""
+    from gis.partition.job import PartitionRequest, run_partition
+
+    store = open_store(str(db))
+    try:
+        out = run_partition(store, PartitionRequest(layer="environment", parent_code=TOWN, k=20,
+                                                    units="cells"), write=False)  # fmt: skip
+    finally:
+        store.close()
+    assert out.result.shortfalls
+    miss = out.result.shortfalls[0]
+    table = out.table.set_index("code")
+    codes = [c for c in table.index if c in " ".join(en for en, _ in out.result.notes)]
+    assert codes and all(c.startswith(TOWN) for c in codes)
+    col = f"{miss.weight}_dev_pct"
+    worst = table.loc[codes, col].abs().max()
+    assert worst == pytest.approx(max(abs(v) for v in miss.grid_dev_pct), abs=0.01)
+    notes = out.to_json()["notes"]
+    assert any("miss the tolerance" in n["message"] and "未达到容差" in n["message_zh"] for n in notes)

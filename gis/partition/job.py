@@ -37,6 +37,7 @@ import pandas as pd
 
 from gis.errors import GridGisError, InvalidInput, NotFound, Problem
 from gis.model import STORE_CRS, admin_code_to_grid_code
+from gis.partition.diagnose import shortfall_notes
 from gis.partition.output import dissolve, grids_frame
 from gis.partition.solver import PartitionResult, partition
 from gis.partition.units import aggregate_points, cells_frame
@@ -276,6 +277,7 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
                        progress=lambda f: progress(0.2 + 0.65 * f, "partition"))
     progress(0.85, "output")
     table = grids_frame(result, prefix=parent.code)
+    result.notes.extend(shortfall_notes(result.shortfalls, list(table["code"]), result.k))
     geoms = dissolve(units.geometry.values, result.labels_, result.k)
     seq = [int(c[len(parent.code):]) for c in table["code"]]
     names = [f"{parent.name}第{n}网格" for n in seq]

@@ -32,6 +32,7 @@ import pandas as pd
 from gis.errors import InvalidInput, Problem
 from gis.partition.anneal import anneal, compact
 from gis.partition.constraints import check_indivisible, check_k, check_weights
+from gis.partition.diagnose import Shortfall, shortfalls
 from gis.partition.graph import UnitGraph, build_graph, parts_of
 from gis.partition.moves import local_search, refine, weight_devs
 from gis.partition.objective import Score, score
@@ -61,7 +62,10 @@ class PartitionResult:
 
     ``parent_of_grid`` holds each grid's parent value (None without nesting);
     ``heaviest_unit_pct`` is, per weight, the heaviest unit as % of its grid mean;
-    ``notes`` are bilingual remarks (islands joined, bands not reached).
+    ``notes`` are bilingual remarks (islands joined, bands not reached);
+    ``shortfalls`` the blocks of grids outside their allowance and whether the part of
+    the area around them holds its share (:mod:`gis.partition.diagnose`; its
+    ``shortfall_notes`` words them for planners).
     """
 
     labels_: np.ndarray
@@ -75,6 +79,7 @@ class PartitionResult:
     notes: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     tolerance: float = 0.02
+    shortfalls: list[Shortfall] = field(default_factory=list)
 
     @property
     def max_dev_pct(self) -> dict[str, float]:
@@ -178,7 +183,7 @@ def _solve_group(
             break
     # still outside the tolerance: anneal, and keep the labels that exceed the allowance
     # (the tolerance, or the heaviest unit where one alone is heavier) the least
-    allow = np.maximum(tolerance, w.max(axis=0))
+    allow = _allowance(w, tolerance)
     start = best.copy()
     key = _excess_key(w, best, k, allow)
     left = ANNEAL_TOTAL_ITERS
@@ -201,6 +206,12 @@ def _solve_group(
             tolerance, locked, int(min(ANNEAL_MAX_ITERS, COMPACT_ITERS_PER_UNIT * g.n)),
             COMPACT_T0 * scale, COMPACT_T1 * scale, int(rng.integers(2**31)))  # fmt: skip
     return best
+
+
+def _allowance(w: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per weight: the tolerance, or the heaviest unit's share where one alone is heavier
+    (``w`` normalised to a mean of 1 per grid): the issue's rule for indivisible units."""
+    return np.maximum(tolerance, w.max(axis=0))
 
 
 def _excess_key(w: np.ndarray, labels: np.ndarray, k: int, allow: np.ndarray):
@@ -375,6 +386,7 @@ def partition(
     labels = np.empty(n, dtype=np.int64)
     parent_of_grid: list = []
     heaviest: dict[str, float] = {nm: 0.0 for nm in names}
+    missed: list[Shortfall] = []
     offset = 0
     for gi in range(n_groups):
         idx = np.flatnonzero(group == gi)
@@ -401,13 +413,16 @@ def partition(
             group_progress,
         )
         group_progress(1.0)
+        allow = _allowance(w, tolerance)
+        missed += [s.shifted(offset) for s in shortfalls(
+            gg.indptr, gg.indices, local, w, kg, allow, tolerance, names)]
         labels[idx] = local + offset
         parent_of_grid.extend([parents[gi]] * kg)
         offset += kg
     sc = score(g, labels, raw, k) if n_groups == 1 else _nested_score(g, labels, raw, group, ks)
     res = PartitionResult(
         labels, k, names, sc, g, proj.assign(**raw), parent_of_grid, heaviest, notes,
-        time.perf_counter() - t0, tolerance,
+        time.perf_counter() - t0, tolerance, missed,
     )
     if not res.within_tolerance():
         worst = ", ".join(f"{nm} {v:.2f} %" for nm, v in res.max_dev_pct.items())
