@@ -12,6 +12,10 @@ end, so a terminated job leaves nothing half-written. A process that died withou
 word (killed, crashed) is noticed by its pid on the same host and marked failed. A
 job never overwrites a state it did not set: once cancelled, failed or done, its
 later reports are dropped and the process stops.
+
+Records of jobs that ended more than ``RETENTION_S`` ago (a week; results hold the
+per-grid table, tens of kB at k = 50) are removed whenever a job starts, so the meta
+table does not grow without end; a poll for such a job answers 404.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from gis.errors import NotFound
 
 PREFIX = "job:"
 TERMINAL = ("done", "failed", "cancelled")
+#: ended jobs are kept this long (seconds) for their result to be fetched
+RETENTION_S = 7 * 24 * 3600.0
 
 
 class JobStopped(Exception):
@@ -66,9 +72,24 @@ class JobState:
 
 
 def new_job(store, kind: str, layer: str) -> JobState:
+    """A running job's record (and the records of long-ended jobs purged)."""
+    purge(store)
     state = JobState(uuid.uuid4().hex[:12], kind, layer)
     save(store, state)
     return state
+
+
+def purge(store, older_than_s: float = RETENTION_S, now: float | None = None) -> list[str]:
+    """Remove the records of jobs that ended more than ``older_than_s`` ago; their ids."""
+    limit = (time.time() if now is None else now) - older_than_s
+    old = [
+        key[len(PREFIX):]
+        for key, raw in store.settings(PREFIX).items()
+        if isinstance(raw, dict) and raw.get("status") in TERMINAL
+        and (raw.get("finished") or raw.get("started") or 0.0) < limit
+    ]  # fmt: skip
+    store.delete_settings([PREFIX + j for j in old])
+    return old
 
 
 def save(store, state: JobState) -> None:

@@ -87,3 +87,31 @@ def test_job_records_round_trip_and_refuse_late_reports(store) -> None:
     for bad in ("nope", "../etc"):
         with pytest.raises(NotFound):
             jobs.load(store, bad)
+
+
+def test_records_of_long_ended_jobs_are_purged_when_a_job_starts(store) -> None:
+    """On both backends: ended jobs older than the retention go, the rest stay."""
+    from gis.errors import NotFound
+
+    now = time.time()
+    old_done = jobs.new_job(store, "partition", "community")
+    jobs.report(store, old_done.id, status="done", progress=1.0)
+    rec = jobs.load(store, old_done.id)
+    rec.finished = now - jobs.RETENTION_S - 60
+    jobs.save(store, rec)
+    recent_done = jobs.new_job(store, "partition", "community")
+    jobs.report(store, recent_done.id, status="failed")
+    old_running = jobs.new_job(store, "partition", "community")  # still running: kept
+    rec = jobs.load(store, old_running.id)
+    rec.started = now - 2 * jobs.RETENTION_S
+    jobs.save(store, rec)
+    store.set_setting("jobless", {"status": "done", "finished": 0.0})  # not a job: kept
+
+    fresh = jobs.new_job(store, "rebalance", "community")
+    with pytest.raises(NotFound):
+        jobs.load(store, old_done.id)
+    for kept in (recent_done, old_running, fresh):
+        assert jobs.load(store, kept.id).id == kept.id
+    assert store.get_setting("jobless") == {"status": "done", "finished": 0.0}
+    assert set(store.settings(jobs.PREFIX)) == {jobs.PREFIX + s.id for s in (recent_done, old_running, fresh)}
+    assert jobs.purge(store, now=now + jobs.RETENTION_S + 120) == [recent_done.id]

@@ -150,6 +150,17 @@ class Store(ABC):
         with self._transaction() as tx:
             self._set_meta(tx, f"setting:{key}", json.dumps(value, ensure_ascii=False))
 
+    def settings(self, prefix: str) -> dict[str, Any]:
+        """Every setting whose key starts with ``prefix``, key -> value (job records)."""
+        n = len("setting:")
+        return {k[n:]: json.loads(v) for k, v in self._meta_items(f"setting:{prefix}").items()}
+
+    def delete_settings(self, keys: list[str]) -> None:
+        """Remove these settings (missing keys are ignored), in one transaction."""
+        if keys:
+            with self._transaction() as tx:
+                self._delete_meta(tx, [f"setting:{k}" for k in keys])
+
     def layers(self) -> pd.DataFrame:
         return self.read("layers")
 
@@ -488,6 +499,13 @@ class Store(ABC):
 
     @abstractmethod
     def _set_meta(self, tx: Any, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def _meta_items(self, prefix: str) -> dict[str, str]:
+        """Meta keys starting with ``prefix`` (taken literally) and their values."""
+
+    @abstractmethod
+    def _delete_meta(self, tx: Any, keys: list[str]) -> None: ...
 
     def _after_publish(self, tx: Any, version: int) -> None:
         """Tell other processes about a new plan version (PostGIS: NOTIFY).

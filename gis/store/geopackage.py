@@ -403,6 +403,16 @@ class GeoPackageStore(Store):
         row = (tx or self._conn()).execute(f'SELECT "value" FROM "{_META}" WHERE "key" = ?', (key,)).fetchone()
         return None if row is None else row[0]
 
+    def _meta_items(self, prefix: str) -> dict[str, str]:
+        rows = self._conn().execute(
+            f'SELECT "key", "value" FROM "{_META}" WHERE substr("key", 1, ?) = ?', (len(prefix), prefix)
+        ).fetchall()
+        return dict(rows)
+
+    def _delete_meta(self, tx: sqlite3.Connection, keys: list[str]) -> None:
+        tx.executemany(f'DELETE FROM "{_META}" WHERE "key" = ?', [(k,) for k in keys])
+        self._touch(tx, _META)
+
     def _set_meta(self, tx: sqlite3.Connection, key: str, value: str) -> None:
         tx.execute(
             f'INSERT INTO "{_META}" ("key", "value") VALUES (?, ?) ON CONFLICT("key") DO UPDATE SET "value" = excluded."value"',

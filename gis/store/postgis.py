@@ -494,6 +494,18 @@ class PostGISStore(Store):
                 sa.select(STORE_META.c.value).where(STORE_META.c.key == key)
             ).scalar_one_or_none()
 
+    def _meta_items(self, prefix: str) -> dict[str, str]:
+        with self._read(None) as conn:
+            rows = conn.execute(
+                sa.select(STORE_META.c.key, STORE_META.c.value).where(
+                    sa.func.left(STORE_META.c.key, len(prefix)) == prefix
+                )
+            ).all()
+        return {k: v for k, v in rows}
+
+    def _delete_meta(self, tx: Connection, keys: list[str]) -> None:
+        tx.execute(sa.delete(STORE_META).where(STORE_META.c.key.in_(keys)))
+
     def _set_meta(self, tx: Connection, key: str, value: str) -> None:
         stmt = pg_insert(STORE_META).values(key=key, value=value)
         tx.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
