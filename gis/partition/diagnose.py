@@ -139,12 +139,13 @@ def shortfall_notes(found: list[Shortfall], names: list[str], k: int,
                 f"their share, and with the {s.ring} grids around them still "
                 f"{s.ring_dev_pct:+.1f} %: that part of the area holds too "
                 f"{'small' if short else 'large'} a share of {s.weight} for its grids, which "
-                "moving units between grids cannot fix; partition it on its own (as its own "
-                f"parent with its own k) or loosen the tolerance{more_en}",
+                "moving units between grids cannot fix; partition it on its own with its own k "
+                "(e.g. its town or village as the parent grid) or loosen the tolerance"
+                f"{more_en}",
                 f"{head_zh}。这些网格合计的{zh_w}比应有份额{'少' if short else '多'} "
                 f"{abs(s.block_dev_pct):.1f}%，连同周边 {s.ring} 个网格仍{'少' if short else '多'} "
                 f"{abs(s.ring_dev_pct):.1f}%：该片区的{zh_w}相对其网格数过{'少' if short else '多'}，"
-                "在网格之间调整单元无法解决；可将该片区单独划分（作为单独的上级单元并指定网格数），"
+                "在网格之间调整单元无法解决；可将该片区单独划分并指定网格数（如以其所在镇街或村居为上级网格），"
                 f"或放宽容差{more_zh}",
             ))
         else:
