@@ -14,7 +14,7 @@ job never overwrites a state it did not set: once cancelled, failed or done, its
 later reports are dropped and the process stops.
 
 Records of jobs that ended more than ``RETENTION_S`` ago (a week; results hold the
-per-grid table, tens of kB at k = 50) are removed whenever a job starts, so the meta
+per-grid table, about 15 kB at k = 50) are removed whenever a job starts, so the meta
 table does not grow without end; a poll for such a job answers 404.
 """
 
