@@ -309,23 +309,27 @@ def test_compaction_straightens_a_ragged_border_without_losing_balance():
 # ------------------------------------------------------------------ why a plan missed
 
 
-def _path_csr(n: int):
-    """CSR neighbours of n units in a row."""
+def _row_graph(n: int):
+    """n unit squares in a row, as a unit graph."""
+    from gis.partition.graph import UnitGraph
+
     nb = [[x for x in (v - 1, v + 1) if 0 <= x < n] for v in range(n)]
     indptr = np.cumsum([0] + [len(x) for x in nb]).astype(np.int64)
-    return indptr, np.array([x for row in nb for x in row], dtype=np.int64)
+    indices = np.array([x for row in nb for x in row], dtype=np.int64)
+    return UnitGraph(n, indptr, indices, np.ones(len(indices)), np.ones(n), np.full(n, 4.0),
+                     np.column_stack([np.arange(n) + 0.5, np.full(n, 0.5)]))
 
 
 def test_shortfalls_tell_a_regional_shortage_from_a_local_one():
     from gis.partition.diagnose import shortfall_notes, shortfalls
 
-    indptr, indices = _path_csr(30)
+    g = _row_graph(30)
     labels = np.repeat(np.arange(6), 5)  # six grids of five units in a row
 
     def run(ent_per_grid):
         w = np.column_stack([np.repeat(np.array(ent_per_grid) / 5.0, 5), np.full(30, 0.2)])
         allow = np.maximum(0.02, w.max(axis=0))
-        return shortfalls(indptr, indices, labels, w, 6, allow, 0.02, ["enterprises", "area"])
+        return shortfalls(g, labels, w, 6, allow, 0.02, ["enterprises", "area"])
 
     # the west is short and the east is over, beyond the heaviest unit (30 %)
     found = run([0.5, 0.6, 0.9, 1.0, 1.5, 1.5])

@@ -6,26 +6,27 @@ share of that weight at all. Two cases need different answers:
 
 - *regional*: the grids that miss, taken together with the grids around them, still
   hold clearly less (or more) of the weight than their number of grids calls for
-  (Jinshan at k = 50: the western lobe, joined to the rest by a narrow neck, has 23 %
-  fewer enterprises per km^2 than the district; its 7 grids hold 12.6 % fewer
-  enterprises than their share, 7 % with the 4 grids around them). Moving units between
-  grids cannot fix that; fewer grids there (that part as its own parent with its own
-  k) or a looser tolerance can.
+  (Jinshan cells at k = 50, seed 0: 4 grids of the western lobe, joined to the rest
+  by a narrow neck, are 23.5-25 % short of enterprises, 24.2 % together, still 10.8 %
+  with the 4 grids around them). Moving units between grids cannot fix that;
+  partitioning that part on its own with its own k, or a looser tolerance, can.
 - *local*: the part of the area holds its share, the moves did not find the balance
   (another seed may).
 
 A block is the worst grid of a weight and the grids around it, sharing borders, that
 are off on the same weight and side beyond their allowance (the tolerance, or the
-heaviest unit where one unit alone is heavier). When more than half the grids miss,
-one note says so instead: then the weights themselves are the problem, not a part of
-the area.
+heaviest unit where one unit alone is heavier). When more than half the grids miss on
+a weight, a first note says so: then the weights themselves are the problem, not a
+part of the area.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from gis.partition.graph import UnitGraph, grid_neighbours
 
 #: weights named in Chinese in the notes (others by their column name)
 WEIGHT_ZH = {"enterprises": "企业数", "incidents": "事件数", "area": "面积"}
@@ -52,24 +53,10 @@ class Shortfall:
 
     def shifted(self, offset: int) -> Shortfall:
         """The same block with grid numbers moved by ``offset`` (nested parents)."""
-        return Shortfall([g + offset for g in self.grids], self.weight, self.grid_dev_pct,
-                         self.block_dev_pct, self.ring, self.ring_dev_pct, self.regional,
-                         self.others)
+        return replace(self, grids=[g + offset for g in self.grids])
 
 
-def grid_neighbours(indptr: np.ndarray, indices: np.ndarray, labels: np.ndarray, k: int) -> list[set[int]]:
-    """For every grid, the grids it shares a unit border with."""
-    src = np.repeat(np.arange(len(labels)), np.diff(indptr))
-    a, b = labels[src], labels[indices]
-    cut = a != b
-    pairs = np.unique(np.stack([a[cut], b[cut]], axis=1), axis=0)
-    out: list[set[int]] = [set() for _ in range(k)]
-    for x, y in pairs.tolist():
-        out[x].add(y)
-    return out
-
-
-def shortfalls(indptr, indices, labels: np.ndarray, w: np.ndarray, k: int, allow: np.ndarray,
+def shortfalls(g: UnitGraph, labels: np.ndarray, w: np.ndarray, k: int, allow: np.ndarray,
                tolerance: float, names: list[str]) -> list[Shortfall]:
     """Per weight with grids outside ``allow`` (``w`` normalised to a mean of 1 per
     grid), the block around its worst grid: the connected grids off on that weight on
@@ -81,7 +68,7 @@ def shortfalls(indptr, indices, labels: np.ndarray, w: np.ndarray, k: int, allow
     excess = np.abs(dev) - allow[None, :]
     if not (excess > 1e-9).any():
         return []
-    nb = grid_neighbours(indptr, indices, labels, k)
+    nb = grid_neighbours(g, labels, k)
     found = []
     for j in np.flatnonzero((excess > 1e-9).any(axis=0)):
         worst = int(excess[:, j].argmax())

@@ -170,6 +170,19 @@ def components(indptr, indices, mask):
     return comp
 
 
+def grid_neighbours(g: UnitGraph, labels: np.ndarray, k: int) -> list[set[int]]:
+    """For every grid (labels 0..k-1), the grids it shares a border with (an island's
+    virtual edge, of length 0, is no border)."""
+    i, j, ln = g.edges
+    li, lj = labels[i], labels[j]
+    cut = (li != lj) & (ln > 0)
+    nb: list[set[int]] = [set() for _ in range(k)]
+    for a, b in zip(li[cut].tolist(), lj[cut].tolist(), strict=True):
+        nb[a].add(b)
+        nb[b].add(a)
+    return nb
+
+
 def parts_of(g: UnitGraph, mask: np.ndarray | None = None) -> np.ndarray:
     """Component ids over the units in ``mask`` (all units by default)."""
     m = np.ones(g.n, dtype=np.bool_) if mask is None else np.asarray(mask, dtype=np.bool_)

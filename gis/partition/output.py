@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.partition.graph import grid_neighbours
 from gis.partition.solver import PartitionResult
 
 
@@ -64,13 +65,7 @@ def grids_frame(result: PartitionResult, prefix: str = "") -> gpd.GeoDataFrame:
         data[f"{name}_dev_pct"] = np.where(mean > 0, 100.0 * (sums / mean - 1.0), 0.0)
     data["area_km2"] = shapely.area(polys) / 1e6
     data["polsby_popper"] = result.score.pp
-    i, j, ln = result.graph.edges
-    li, lj = result.labels_[i], result.labels_[j]
-    cut = (li != lj) & (ln > 0)
-    nb: list[set[int]] = [set() for _ in range(result.k)]
-    for a, b in zip(li[cut].tolist(), lj[cut].tolist(), strict=True):
-        nb[a].add(b)
-        nb[b].add(a)
+    nb = grid_neighbours(result.graph, result.labels_, result.k)
     data["neighbours"] = [",".join(sorted(codes[x] for x in s)) for s in nb]
     return gpd.GeoDataFrame(data, geometry=polys, crs=units.crs)
 

@@ -414,8 +414,7 @@ def partition(
         )
         group_progress(1.0)
         allow = _allowance(w, tolerance)
-        missed += [s.shifted(offset) for s in shortfalls(
-            gg.indptr, gg.indices, local, w, kg, allow, tolerance, names)]
+        missed += [s.shifted(offset) for s in shortfalls(gg, local, w, kg, allow, tolerance, names)]
         labels[idx] = local + offset
         parent_of_grid.extend([parents[gi]] * kg)
         offset += kg
