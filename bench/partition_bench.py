@@ -260,6 +260,26 @@ def worker(args) -> None:
     Path(args.worker_out).write_bytes(pickle.dumps((labels, sec, EXTRA)))
 
 
+def ruled_out(units, names, k: int) -> list[dict]:
+    """The bar's own targets proven out of reach on this input (every weight within the
+    bench's tolerance, or the heaviest unit where one alone is heavier): the units of
+    :func:`gis.partition.feasibility.crowded_units` at those allowances. Empty when
+    nothing is proven (which does not prove the targets reachable)."""
+    from gis.partition.feasibility import crowded_units
+    from gis.partition.graph import build_graph
+
+    if len(names) < 2:
+        return []
+    w = _weights(units, names)
+    wn = np.column_stack([w[n] / w[n].sum() * k for n in names])
+    allow = np.maximum(0.02 if k <= 50 else 0.05, wn.max(axis=0))
+    g = build_graph(units.geometry.to_numpy())
+    return [{"unit": c.unit, "weight": names[c.weight], "by": names[c.by],
+             "by_at_least_pct": round(100 * c.need, 2), "weight_at_least_pct": round(100 * c.least, 1),
+             "weight_allowed_pct": round(100 * c.limit, 1)}
+            for c in crowded_units(g.indptr, g.indices, wn, allow, k)]
+
+
 def score_row(name, units, names, k, method, labels, sec, timed_out, error=None):
     from gis.partition.graph import build_graph
     from gis.partition.objective import score
@@ -319,6 +339,7 @@ def main() -> None:
         for k in INPUTS[name]:
             if (ks_only and k not in ks_only) or k > len(units):
                 continue
+            proof = ruled_out(units, names, k)
             for method in args.methods.split(","):
                 if method == "rebalance" and (name, k) not in REBALANCE_CASES:
                     continue
@@ -341,6 +362,7 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     row = score_row(name, units, names, k, method, None, cap, True,
                                     f"time cap {cap:g} s")
+                row["ruled_out"] = proof
                 rows.append(row)
                 print(json.dumps(row, ensure_ascii=False), flush=True)
     if args.merge:
@@ -353,6 +375,30 @@ def main() -> None:
     print_table(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, ensure_ascii=False, indent=1))
+    print(json.dumps(headline(rows), ensure_ascii=False))
+
+
+def headline(rows) -> dict:
+    """The last line: ours per input and k with the issue's keys, its Polsby-Popper over
+    METIS's, whether the bar's balance target is proven out of reach, and rebalance."""
+    metis = {(r["input"], r["k"]): r for r in rows if r["method"] == "metis"}
+    keys = ("input", "units", "k", "seconds", "weights", "max_dev_pct", "heaviest_unit_pct",
+            "noncontiguous", "pp_mean", "pp_min", "cut_edges", "timed_out")
+    ours = []
+    for r in rows:
+        if r["method"] != "ours":
+            continue
+        m = metis.get((r["input"], r["k"]))
+        ours.append({key: r.get(key) for key in keys} | {
+            "pp_over_metis": (round(r["pp_mean"] / m["pp_mean"], 3)
+                              if m and m.get("pp_mean") and r.get("pp_mean") else None),
+            "ruled_out": bool(r.get("ruled_out")),
+        })
+    rebalance = [{key: r.get(key) for key in ("input", "k", "max_dev_pct_before", "max_dev_pct",
+                                              "enterprises_moved", "lower_bound", "moved_over_bound")}
+                 for r in rows if r["method"] == "rebalance"]
+    return {"benchmark": "partition", "ours": ours, "rebalance": rebalance,
+            "noncontiguous_ours": sum(r["noncontiguous"] or 0 for r in rows if r["method"] == "ours")}
 
 
 def print_table(rows) -> None:
@@ -377,6 +423,11 @@ def print_table(rows) -> None:
         m = metis.get((r["input"], r["k"]))
         if r["method"] == "ours_at_metis" and r.get("pp_mean") and m and m.get("pp_mean"):
             ratio = f"tolerance {r['tolerance']:g}: pp {r['pp_mean'] / m['pp_mean']:.2f}x METIS"
+        if r["method"] == "ours" and r.get("ruled_out"):
+            c = r["ruled_out"][0]
+            ratio += (f"  target ruled out: unit {c['unit']} takes >= {c['weight_at_least_pct']:g} % "
+                      f"{c['weight']} with >= {c['by_at_least_pct']:g} % {c['by']} "
+                      f"({c['weight_allowed_pct']:g} % allowed)")
         blend = r.get("blend_dev_pct")
         print(f"{r['input']:15} {r['units']:>6} {r['k']:>4} {r['method']:15} "
               f"{r['seconds']:>7.2f} {dev:22} {str(blend):>7} {str(r['noncontiguous']):>3} "

@@ -27,13 +27,15 @@ def partition_command(
         "--seed-unit", help="A unit (village code or cell id) to grow a grid from; repeatable")] = None,
     lock: Annotated[list[str] | None, typer.Option(
         "--lock", help="UNIT=GROUP: the group's units end in one grid and never move; repeatable")] = None,
+    best_effort: Annotated[bool, typer.Option(
+        "--best-effort", help="Partition even when the tolerance is provably out of reach (say so in notes)")] = False,
     db: DbOption = None,
 ) -> None:
     """Partition a parent grid into k contiguous grids balanced on the weights; write a draft plan."""
     from gis.cli import friendly
 
     friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
-                   seed_unit or [], lock or [])  # fmt: skip
+                   seed_unit or [], lock or [], best_effort)  # fmt: skip
 
 
 def _parse_locks(items: list[str]) -> dict[str, str]:
@@ -47,7 +49,7 @@ def _parse_locks(items: list[str]) -> dict[str, str]:
 
 
 def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
-         seed_units=(), locks=()) -> None:  # fmt: skip
+         seed_units=(), locks=(), best_effort=False) -> None:  # fmt: skip
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -59,6 +61,7 @@ def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tol
         layer=layer, parent_code=parent_code, k=k, units=units, cell_size=cell_size, cell_shape=cell_shape,
         weights=[w.strip() for w in weights.split(",") if w.strip()], seed=seed, tolerance=tolerance,
         plan_name=plan_name, seed_units=list(seed_units), locked=_parse_locks(list(locks)),
+        best_effort=best_effort,
     )
     console = Console(stderr=True)
     with _open(db) as store, Progress(

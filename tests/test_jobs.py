@@ -30,7 +30,7 @@ def served(sample_gpkg: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_every_worker_answers_for_a_job_until_it_is_done(served) -> None:
     url, _ = served
-    r = httpx.post(url + "/plans/environment/partition", json={"parent_code": TOWN, "k": 4}, timeout=30)
+    r = httpx.post(url + "/plans/environment/partition", json={"parent_code": TOWN, "k": 4, "tolerance": 0.15}, timeout=30)
     assert r.status_code == 202, r.text
     href = r.json()["href"]
     seen, deadline = [], time.monotonic() + 120

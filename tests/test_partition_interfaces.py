@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ def test_cli_partition_writes_a_nested_contiguous_draft_plan(db: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--units", "villages",
-         "--weights", "enterprises,area", "--seed", "0", "--db", str(db)],
+         "--weights", "enterprises,area", "--seed", "0", "--tolerance", "0.15", "--db", str(db)],
     )
     assert result.exit_code == 0, result.output
     assert "310199104001" in result.output
@@ -105,7 +106,8 @@ def _wait(client, job_id: str, until, timeout: float = 60.0) -> dict:
 
 
 def test_api_job_runs_in_a_process_and_returns_the_draft_plan(client, db: Path) -> None:
-    r = client.post("/plans/environment/partition", json={"parent_code": TOWN, "k": 4, "units": "villages"})
+    r = client.post("/plans/environment/partition", json={"parent_code": TOWN, "k": 4, "units": "villages",
+                                                                "tolerance": 0.15})
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["status"] == "running"
@@ -171,12 +173,12 @@ def test_seed_and_locked_units_reach_the_solver(db: Path) -> None:
 
     store = open_store(str(db))
     try:
-        base = PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="villages")
+        base = PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="villages", tolerance=0.15)
         units = run_partition(store, base, write=False).units
         ids = sorted(units["unit"])
         seeds, locked = [ids[0], ids[-1]], {ids[3]: "A", ids[7]: "A"}
         req = PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="villages",
-                               seed_units=seeds, locked=locked)  # fmt: skip
+                               tolerance=0.15, seed_units=seeds, locked=locked)  # fmt: skip
         out = run_partition(store, req, write=False)
         grid = dict(zip(out.units["unit"], out.units["grid"], strict=True))
         assert grid[seeds[0]] != grid[seeds[1]]  # a grid grown from each seed
@@ -193,15 +195,15 @@ def test_seed_and_locked_units_reach_the_solver(db: Path) -> None:
 
 
 def test_a_missed_tolerance_is_explained_with_the_grid_codes(db: Path) -> None:
-    """Cells of a town at k = 20: some grids stay outside their allowance; the outcome's
-    notes name them by their codes (as the table does) and say whether the part of the
-    town around them holds its share."""
+    """Cells of a town at k = 20, best effort: some grids stay outside their allowance;
+    the outcome's notes name them by their codes (as the table does) and say whether the
+    part of the town around them holds its share."""
     from gis.partition.job import PartitionRequest, run_partition
 
     store = open_store(str(db))
     try:
         out = run_partition(store, PartitionRequest(layer="environment", parent_code=TOWN, k=20,
-                                                    units="cells"), write=False)  # fmt: skip
+                                                    units="cells", best_effort=True), write=False)  # fmt: skip
     finally:
         store.close()
     assert out.result.shortfalls
@@ -214,3 +216,27 @@ def test_a_missed_tolerance_is_explained_with_the_grid_codes(db: Path) -> None:
     assert worst == pytest.approx(max(abs(v) for v in miss.grid_dev_pct), abs=0.01)
     notes = out.to_json()["notes"]
     assert any("miss the tolerance" in n["message"] and "未达到容差" in n["message_zh"] for n in notes)
+
+
+def test_a_tolerance_ruled_out_by_a_dense_cluster_is_refused_naming_the_unit(db: Path) -> None:
+    """The town's 20 villages in 4 grids at 2 %: one village sits among such dense ones
+    that no grid of a quarter of the town's area can hold it with at most 102 % of the
+    mean enterprises; the CLI refuses, naming the village by its code and the tolerance
+    below which it is ruled out, and ``--best-effort`` partitions all the same and says
+    why the result misses."""
+    args = ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--units", "villages", "--db", str(db)]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code != 0
+    text = " ".join(refused.output.split())
+    assert "The tolerance cannot be met" in text and "均衡容差无法满足" in text
+    assert re.search(r"unit 310199104\d{3}: every connected grid holding it", text), text
+    below = float(re.search(r"any tolerance below ([0-9.]+) % is ruled out", text).group(1))
+    assert 2.0 < below < 100.0
+    store = open_store(str(db))
+    try:
+        assert all(p.status != "draft" for p in store.plans("environment"))  # nothing written
+    finally:
+        store.close()
+    done = CliRunner().invoke(app, args + ["--best-effort"])
+    assert done.exit_code == 0, done.output
+    assert "No partition can keep every weight within the tolerance" in " ".join(done.output.split())

@@ -40,6 +40,9 @@ class PartitionBody(BaseModel):
     seed_units: list[str] = Field(default_factory=list, description="Units to grow grids from, one grid each")
     locked: dict[str, str] = Field(default_factory=dict,
                                    description="Unit -> group: a group's units end in one grid and never move")
+    best_effort: bool = Field(False, description="Partition even when the tolerance is provably out of reach "
+                              "(a unit too heavy, a cluster too dense), within the allowances, saying so in "
+                              "the notes; by default such a request fails with the units that rule it out")
 
 
 def _view(state: jobs.JobState) -> dict[str, Any]:

@@ -154,9 +154,11 @@ def check_weights(frame, names: list[str]) -> dict[str, np.ndarray]:
 
 
 def check_indivisible(
-    weights: dict[str, np.ndarray], k: int, tolerance: float, unit_names, where: str = ""
+    weights: dict[str, np.ndarray], k: int, tolerance: float, unit_names, where: str = "",
+    rows: np.ndarray | None = None,
 ) -> None:
-    """Refuse when one unit alone exceeds (1 + tolerance) x the mean grid weight."""
+    """Refuse when one unit alone exceeds (1 + tolerance) x the mean grid weight
+    (``rows``: the units' row positions in the caller's input, for the problems)."""
     problems: list[Problem] = []
     for name, w in weights.items():
         mean = w.sum() / k
@@ -169,7 +171,7 @@ def check_indivisible(
                     f"no grid holding it can be within {100.0 * tolerance:g} %",
                     f"单元 {unit_names[r]} 的 {name} = {w[r]:g}，为网格平均值（{mean:g}）的 "
                     f"{100.0 * w[r] / mean:.1f} %，含它的网格无法控制在 {100.0 * tolerance:g} % 以内",
-                    row=int(r),
+                    row=int(r if rows is None else rows[r]),
                     field=name,
                 )
             )

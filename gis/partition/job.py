@@ -69,6 +69,10 @@ class PartitionRequest:
     seed_units: list[str] = field(default_factory=list)
     #: unit -> group: units of one group end in the same grid and never move
     locked: dict[str, str] = field(default_factory=dict)
+    #: partition even when the tolerance is provably out of reach (a unit heavier than
+    #: it, or a cluster too dense for it), within the allowances, saying so in the notes;
+    #: by default such a request is refused with the units that rule it out
+    best_effort: bool = False
 
     def check(self) -> None:
         if self.units not in UNIT_KINDS:
@@ -270,10 +274,11 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
     progress(0.08, "units")
     units = load_units(store, parent, request.units, request.cell_size, request.cell_shape)
     units = add_weights(store, units, list(request.weights))
+    units.index = pd.Index(units["unit"].astype(str).to_numpy(), name="unit_id")  # errors name units
     seeds, locked_col = _seeds_and_locks(units, request)
     progress(0.2, "partition")
     result = partition(units, int(request.k), list(request.weights), seed=request.seed, tolerance=request.tolerance,
-                       seeds=seeds, locked_col=locked_col,
+                       seeds=seeds, locked_col=locked_col, check_tolerance=not request.best_effort,
                        progress=lambda f: progress(0.2 + 0.65 * f, "partition"))
     progress(0.85, "output")
     table = grids_frame(result, prefix=parent.code)

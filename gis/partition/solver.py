@@ -21,6 +21,7 @@ Deterministic: the same input and ``seed`` give the same labels.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from gis.errors import InvalidInput, Problem
 from gis.partition.anneal import anneal, compact
 from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.diagnose import Shortfall, shortfalls
+from gis.partition.feasibility import Crowded, crowded_text, crowded_units
 from gis.partition.graph import UnitGraph, build_graph, parts_of
 from gis.partition.moves import local_search, refine, weight_devs
 from gis.partition.objective import Score, score
@@ -65,7 +67,9 @@ class PartitionResult:
     ``notes`` are bilingual remarks (islands joined, bands not reached);
     ``shortfalls`` the blocks of grids outside their allowance and whether the part of
     the area around them holds its share (:mod:`gis.partition.diagnose`; its
-    ``shortfall_notes`` words them for planners).
+    ``shortfall_notes`` words them for planners); ``crowded`` the units that prove no
+    partition can keep every weight within the tolerance (:mod:`gis.partition.
+    feasibility`; ``unit`` is the row position), also told in ``notes``.
     """
 
     labels_: np.ndarray
@@ -80,6 +84,7 @@ class PartitionResult:
     seconds: float = 0.0
     tolerance: float = 0.02
     shortfalls: list[Shortfall] = field(default_factory=list)
+    crowded: list[Crowded] = field(default_factory=list)
 
     @property
     def max_dev_pct(self) -> dict[str, float]:
@@ -208,6 +213,35 @@ def _solve_group(
     return best
 
 
+def _crowded(g: UnitGraph, w: np.ndarray, k: int, tolerance: float, refuse: bool,
+             names: list[str], rows: np.ndarray, row_names: list[str],
+             where: str) -> list[Crowded]:
+    """Units of one group (``rows``: their row positions) that no grid can hold with
+    every weight within the tolerance (:mod:`gis.partition.feasibility`): refused with
+    their names when ``refuse``, else returned (``unit`` as the row position)."""
+    limits = np.full(w.shape[1], tolerance)
+    found = [dataclasses.replace(c, unit=int(rows[c.unit]))
+             for c in crowded_units(g.indptr, g.indices, w, limits, k)]
+    if found and refuse:
+        problems = [
+            Problem(*crowded_text(c, names, row_names[c.unit]), row=c.unit, field=names[c.weight])
+            for c in found
+        ]
+        at, at_zh = (f" in {where}", f"（{where}）") if where else ("", "")
+        below = max((c.tolerance_needed or 0.0) for c in found)
+        raise InvalidInput(
+            f"The tolerance cannot be met{at}: units sit in a cluster so dense that no grid "
+            "can hold them with its share of every weight (any tolerance below "
+            f"{100 * below:.1f} % is ruled out); lower k (larger grids take the cluster in), "
+            "raise the tolerance, balance fewer weights, or ask for a best-effort partition",
+            f"均衡容差无法满足{at_zh}：部分单元所在的聚集区过密，任何含它们的网格都无法同时"
+            f"达到各项权重的均值（容差低于 {100 * below:.1f} % 均不可能）；请减少网格数（更大的网格"
+            "能容纳聚集区）、放宽容差、减少同时均衡的权重，或改为尽力划分",
+            problems,
+        )
+    return found
+
+
 def _allowance(w: np.ndarray, tolerance: float) -> np.ndarray:
     """Per weight: the tolerance, or the heaviest unit's share where one alone is heavier
     (``w`` normalised to a mean of 1 per grid): the issue's rule for indivisible units."""
@@ -259,7 +293,10 @@ def partition(
     band : inner balance band the compactness phase keeps (default tolerance / 2).
     islands : ``"attach"`` joins parts of the area by the islands rule and says so in
         ``notes``; ``"refuse"`` refuses a non-contiguous area.
-    check_tolerance : refuse when one unit alone is heavier than (1 + tolerance) x mean.
+    check_tolerance : refuse when one unit alone is heavier than (1 + tolerance) x mean,
+        or sits in a cluster so dense that no grid can hold it with every weight within
+        the tolerance (:mod:`gis.partition.feasibility`); when False (best effort) the
+        partition is made all the same, such clusters told in ``notes`` and ``crowded``.
     progress : called with the fraction done (0-1), after each split of the initial
         solution and after each parent; for progress bars and jobs.
 
@@ -387,6 +424,7 @@ def partition(
     parent_of_grid: list = []
     heaviest: dict[str, float] = {nm: 0.0 for nm in names}
     missed: list[Shortfall] = []
+    crowded: list[Crowded] = []
     offset = 0
     for gi in range(n_groups):
         idx = np.flatnonzero(group == gi)
@@ -395,12 +433,13 @@ def partition(
         sub = {nm: raw[nm][idx] for nm in names}
         gg = g if n_groups == 1 else build_graph(polys[idx])
         if check_tolerance:
-            check_indivisible(sub, kg, tolerance, [row_names[i] for i in idx], where)
+            check_indivisible(sub, kg, tolerance, [row_names[i] for i in idx], where, rows=idx)
         for nm in names:
             mean = sub[nm].sum() / kg
             if mean > 0:
                 heaviest[nm] = max(heaviest[nm], float(100.0 * sub[nm].max() / mean))
         w = np.column_stack([sub[nm] * kg / max(sub[nm].sum(), 1e-300) for nm in names])
+        crowded += _crowded(gg, w, kg, tolerance, check_tolerance, names, idx, row_names, where)
         pre, locked = _pre_assign(lock_key[idx], kg, gg, [row_names[i] for i in idx], where)
         done_before = offset
 
@@ -418,10 +457,14 @@ def partition(
         labels[idx] = local + offset
         parent_of_grid.extend([parents[gi]] * kg)
         offset += kg
+    for c in crowded:
+        en, zh = crowded_text(c, names, row_names[c.unit])
+        notes.append((f"No partition can keep every weight within the tolerance: {en}",
+                      f"任何划分都无法使各项权重都在容差以内：{zh}"))
     sc = score(g, labels, raw, k) if n_groups == 1 else _nested_score(g, labels, raw, group, ks)
     res = PartitionResult(
         labels, k, names, sc, g, proj.assign(**raw), parent_of_grid, heaviest, notes,
-        time.perf_counter() - t0, tolerance, missed,
+        time.perf_counter() - t0, tolerance, missed, crowded,
     )
     if not res.within_tolerance():
         worst = ", ".join(f"{nm} {v:.2f} %" for nm, v in res.max_dev_pct.items())
