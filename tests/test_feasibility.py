@@ -115,3 +115,15 @@ def test_the_tolerance_needed_is_where_the_bound_stops_ruling_out() -> None:
     assert least_around(g.indptr, g.indices, wj, wi, v, 1 - t, 1 + t, 10**6) <= 1 + t + 1e-9
     t0 = t - 0.01
     assert least_around(g.indptr, g.indices, wj, wi, v, 1 - t0, 1 + t0, 10**6) > 1 + t0
+
+
+def test_a_weight_absent_from_the_area_proves_nothing() -> None:
+    """A parent whose units hold no incidents at all: that weight cannot rule anything
+    out (it is balanced trivially), and the others are still checked."""
+    units = _dense_core(0.9)
+    g = build_graph(units.geometry.to_numpy())
+    w = np.column_stack([units["enterprises"].to_numpy(), units.area.to_numpy(), np.zeros(400)])
+    w[:, :2] = w[:, :2] / w[:, :2].sum(axis=0) * 40
+    found = crowded_units(g.indptr, g.indices, w, np.full(3, 0.02), 40)
+    assert found and all(c.weight != 2 and c.by != 2 for c in found)
+    assert all(np.isfinite(c.least) for c in found)

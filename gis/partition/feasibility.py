@@ -164,12 +164,13 @@ def crowded_units(
         return found
     steps = int(max(1, min(200, np.sqrt(n / max(k, 1)))))
     spread = [diffuse(indptr, indices, np.ascontiguousarray(w[:, j]), steps) for j in range(m)]
+    present = w.sum(axis=0) > 0.0  # a weight all zero in this group has nothing to prove
     for i in range(m):
         need = 1.0 - allow[i]
-        if need <= 0.0:
+        if need <= 0.0 or not present[i]:
             continue
         for j in range(m):
-            if j == i:
+            if j == i or not present[j]:
                 continue
             limit = 1.0 + allow[j]
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -182,7 +183,8 @@ def crowded_units(
             for v in order:
                 least = float(least_around(indptr, indices, wj, wi, int(v), need, limit,
                                            BALL_CAP))
-                if least > limit + 1e-9 and (worst is None or least > worst.least):
+                if np.isfinite(least) and least > limit + 1e-9 and (
+                        worst is None or least > worst.least):
                     worst = Crowded(int(v), j, i, float(need), least, float(limit))
             if worst is not None:
                 if np.allclose(allow, allow[0]):
