@@ -19,6 +19,9 @@ def partition_command(
     units: Annotated[str, typer.Option(help="Units: villages (admin units below the parent) or cells")] = "villages",
     cell_size: Annotated[float, typer.Option(help="Cell side in metres (--units cells)")] = 300.0,
     cell_shape: Annotated[str, typer.Option(help="square or hex (--units cells)")] = "square",
+    cell_workload: Annotated[float | None, typer.Option(
+        help="Size cells from the workload instead: about this many enterprises (the first point weight) "
+             "per cell on average (--units cells; overrides --cell-size)")] = None,
     weights: Annotated[str, typer.Option(help="Comma-separated weights: enterprises, incidents, area")] = "enterprises,area",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same grids)")] = 0,
     tolerance: Annotated[float, typer.Option(help="Allowed deviation from the mean per weight (0.02 = 2 %)")] = 0.02,
@@ -35,7 +38,7 @@ def partition_command(
     from gis.cli import friendly
 
     friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
-                   seed_unit or [], lock or [], best_effort)  # fmt: skip
+                   seed_unit or [], lock or [], best_effort, cell_workload)  # fmt: skip
 
 
 def _parse_locks(items: list[str]) -> dict[str, str]:
@@ -49,7 +52,7 @@ def _parse_locks(items: list[str]) -> dict[str, str]:
 
 
 def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
-         seed_units=(), locks=(), best_effort=False) -> None:  # fmt: skip
+         seed_units=(), locks=(), best_effort=False, cell_workload=None) -> None:  # fmt: skip
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -61,7 +64,7 @@ def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tol
         layer=layer, parent_code=parent_code, k=k, units=units, cell_size=cell_size, cell_shape=cell_shape,
         weights=[w.strip() for w in weights.split(",") if w.strip()], seed=seed, tolerance=tolerance,
         plan_name=plan_name, seed_units=list(seed_units), locked=_parse_locks(list(locks)),
-        best_effort=best_effort,
+        best_effort=best_effort, cell_workload=cell_workload,
     )
     console = Console(stderr=True)
     with _open(db) as store, Progress(

@@ -240,3 +240,35 @@ def test_a_tolerance_ruled_out_by_a_dense_cluster_is_refused_naming_the_unit(db:
     done = CliRunner().invoke(app, args + ["--best-effort"])
     assert done.exit_code == 0, done.output
     assert "No partition can keep every weight within the tolerance" in " ".join(done.output.split())
+
+
+def test_cells_sized_from_the_workload(db: Path, client) -> None:
+    """``cell_workload``: cells of about that many enterprises each on average (the side
+    comes from the town's area and its enterprises), said in the notes; refused with
+    villages, without a point weight, or when not positive."""
+    from gis.errors import InvalidInput
+    from gis.partition.job import PartitionRequest, run_partition
+
+    store = open_store(str(db))
+    try:
+        runs = {}
+        for per_cell in (2.0, 20.0):
+            req = PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="cells",
+                                   cell_workload=per_cell, best_effort=True)  # fmt: skip
+            runs[per_cell] = out = run_partition(store, req, write=False)
+            mean = out.units["enterprises"].sum() / len(out.units)
+            assert 0.5 * per_cell <= mean <= 1.1 * per_cell, (per_cell, mean, len(out.units))
+            en, zh = out.result.notes[0]
+            assert f"about {per_cell:g} enterprises per cell" in en and "米" in zh
+        assert len(runs[2.0].units) > 5 * len(runs[20.0].units)
+        for bad in (dict(units="villages", cell_workload=5.0),
+                    dict(units="cells", cell_workload=5.0, weights=["area"]),
+                    dict(units="cells", cell_workload=0.0)):
+            with pytest.raises(InvalidInput):
+                run_partition(store, PartitionRequest(layer="environment", parent_code=TOWN, k=4, **bad),
+                              write=False)  # fmt: skip
+    finally:
+        store.close()
+    r = client.post("/plans/environment/partition",
+                    json={"parent_code": TOWN, "k": 4, "units": "cells", "cell_workload": -1})
+    assert r.status_code == 422 and "cell_workload" in r.text

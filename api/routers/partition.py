@@ -33,6 +33,9 @@ class PartitionBody(BaseModel):
     units: str = Field("villages", description="villages (admin units below the parent) or cells")
     cell_size: float = Field(300.0, gt=0, description="Cell side in metres (units=cells)")
     cell_shape: str = Field("square", description="square or hex (units=cells)")
+    cell_workload: float | None = Field(None, gt=0, description="Size cells from the workload instead: about "
+                                        "this much of the first point weight per cell on average (units=cells; "
+                                        "overrides cell_size)")
     weights: list[str] = Field(default_factory=lambda: ["enterprises", "area"])
     seed: int = 0
     tolerance: float = Field(0.02, gt=0, lt=1)

@@ -34,6 +34,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gis.errors import GridGisError, InvalidInput, NotFound, Problem
 from gis.model import STORE_CRS, admin_code_to_grid_code
@@ -60,6 +61,9 @@ class PartitionRequest:
     k: int
     units: str = "villages"
     cell_size: float = 300.0
+    #: cells sized from the workload instead: about this much of the first point weight
+    #: (enterprises or incidents) per cell on average; overrides ``cell_size``
+    cell_workload: float | None = None
     cell_shape: str = "square"
     weights: list[str] = field(default_factory=lambda: ["enterprises", "area"])
     seed: int = 0
@@ -82,6 +86,22 @@ class PartitionRequest:
             )
         if not self.weights:
             raise InvalidInput("Name at least one weight", "请至少指定一个权重")
+        if self.cell_workload is not None:
+            if self.units != "cells":
+                raise InvalidInput(
+                    "cell_workload sizes generated cells; use it with units=cells",
+                    "cell_workload 用于确定方格单元大小，请与 units=cells 一起使用",
+                )
+            if not self.cell_workload > 0:
+                raise InvalidInput(
+                    f"cell_workload must be positive, got {self.cell_workload}",
+                    f"cell_workload 必须为正数，收到 {self.cell_workload}",
+                )
+            if not any(w in POINT_WEIGHTS for w in self.weights):
+                raise InvalidInput(
+                    "cell_workload needs a point weight (enterprises or incidents) among the weights",
+                    "cell_workload 需要在权重中包含点权重（enterprises 或 incidents）",
+                )
         if not str(self.parent_code).isdigit():
             raise InvalidInput(
                 f"parent code {self.parent_code!r} must be digits",
@@ -224,6 +244,25 @@ def load_units(store, parent: Parent, kind: str, cell_size: float = 300.0, shape
     )
 
 
+def workload_cell_size(store, parent: Parent, weight: str, per_cell: float) -> float:
+    """The cell side (m) giving about ``per_cell`` of the point weight ``weight`` per cell
+    on average over the parent (:func:`gis.partition.units.cell_size_for`)."""
+    from gis.crs import projected_crs_for
+    from gis.partition.units import cell_size_for
+
+    pts = store.read(POINT_WEIGHTS[weight])
+    inside = int(shapely.contains_xy(parent.geom, *shapely.get_coordinates(pts.geometry.values).T).sum()) \
+        if len(pts) else 0
+    if inside == 0:
+        raise InvalidInput(
+            f"No {weight} inside {parent.code}: cells cannot be sized from that workload; give a cell size",
+            f"{parent.code} 内没有 {weight}，无法按工作量确定单元大小；请指定单元边长",
+        )
+    crs = projected_crs_for(np.array([parent.geom], dtype=object))
+    area = gpd.GeoSeries([parent.geom], crs=STORE_CRS).to_crs(crs).iloc[0]
+    return cell_size_for(area, float(inside), per_cell)
+
+
 def add_weights(store, units: gpd.GeoDataFrame, weights: list[str]) -> gpd.GeoDataFrame:
     """Point counts from the store for ``enterprises`` / ``incidents``; ``area`` is left to the solver."""
     out = units.copy()
@@ -272,7 +311,11 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
     progress(0.02, "parent")
     parent = resolve_parent(store, request.layer, request.parent_code)
     progress(0.08, "units")
-    units = load_units(store, parent, request.units, request.cell_size, request.cell_shape)
+    size = request.cell_size
+    if request.cell_workload is not None:
+        first = next(w for w in request.weights if w in POINT_WEIGHTS)
+        size = workload_cell_size(store, parent, first, float(request.cell_workload))
+    units = load_units(store, parent, request.units, size, request.cell_shape)
     units = add_weights(store, units, list(request.weights))
     units.index = pd.Index(units["unit"].astype(str).to_numpy(), name="unit_id")  # errors name units
     seeds, locked_col = _seeds_and_locks(units, request)
@@ -281,6 +324,11 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
                        seeds=seeds, locked_col=locked_col, check_tolerance=not request.best_effort,
                        progress=lambda f: progress(0.2 + 0.65 * f, "partition"))
     progress(0.85, "output")
+    if request.cell_workload is not None:
+        result.notes.insert(0, (
+            f"Cells of {size:,.0f} m a side: about {request.cell_workload:g} {first} per cell on average",
+            f"单元边长 {size:,.0f} 米：平均每格约 {request.cell_workload:g} 个 {first}",
+        ))
     table = grids_frame(result, prefix=parent.code)
     result.notes.extend(shortfall_notes(result.shortfalls, list(table["code"]), result.k))
     geoms = dissolve(units.geometry.values, result.labels_, result.k)
