@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import numba
 import numpy as np
 
+from gis.partition.diagnose import WEIGHT_ZH
 from gis.partition.moves import diffuse
 
 #: units tried per ordered pair of weights (the most crowded by a diffused ratio)
@@ -65,8 +66,9 @@ def crowded_text(c: Crowded, names: list[str], unit: str) -> tuple[str, str]:
     en = (f"unit {unit}: every connected grid holding it with at least {100 * c.need:.1f} % "
           f"of the mean {names[c.by]} holds at least {100 * c.least:.0f} % of the mean "
           f"{names[c.weight]} ({100 * c.limit:.0f} % allowed)")
-    zh = (f"单元 {unit}：含该单元且{names[c.by]}不少于平均值 {100 * c.need:.1f} % 的任何连通网格，"
-          f"其{names[c.weight]}至少为平均值的 {100 * c.least:.0f} %（允许 {100 * c.limit:.0f} %）")
+    by, weight = (WEIGHT_ZH.get(names[c.by], names[c.by]), WEIGHT_ZH.get(names[c.weight], names[c.weight]))
+    zh = (f"单元 {unit}：含该单元且{by}不少于平均值 {100 * c.need:.1f} % 的任何连通网格，"
+          f"其{weight}至少为平均值的 {100 * c.least:.0f} %（允许 {100 * c.limit:.0f} %）")
     if c.tolerance_needed is not None:
         en += f"; below a tolerance of {100 * c.tolerance_needed:.1f} % this unit alone rules it out"
         zh += f"；容差低于 {100 * c.tolerance_needed:.1f} % 时仅此单元即无法满足"
