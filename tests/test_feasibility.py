@@ -6,6 +6,7 @@ import itertools
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -127,3 +128,20 @@ def test_a_weight_absent_from_the_area_proves_nothing() -> None:
     found = crowded_units(g.indptr, g.indices, w, np.full(3, 0.02), 40)
     assert found and all(c.weight != 2 and c.by != 2 for c in found)
     assert all(np.isfinite(c.least) for c in found)
+
+
+def test_with_parents_every_parent_is_checked_before_any_is_solved() -> None:
+    """Town A (plain) and town B (the dense core) partitioned as nested parents: the
+    refusal names B and the core's centre by its row in the whole input, and comes
+    before A is solved (no progress was reported)."""
+    a = _cells(10, 10).assign(enterprises=1.0, town="A")
+    b = _dense_core(0.9).assign(town="B")
+    b["geometry"] = b.geometry.translate(5000.0, 0.0)
+    units = gpd.GeoDataFrame(pd.concat([a, b], ignore_index=True), crs=a.crs)
+    seen: list[float] = []
+    with pytest.raises(InvalidInput) as err:
+        partition(units, 44, ["enterprises", "area"], parent_col="town",
+                  k_per_parent={"A": 4, "B": 40}, progress=seen.append)  # fmt: skip
+    assert "in B" in err.value.message and "（B）" in err.value.message_zh
+    assert 100 + 10 * 20 + 10 in {p.row for p in err.value.problems}
+    assert seen == []

@@ -420,12 +420,10 @@ def partition(
             if lock_key[p] is None:
                 lock_key[p] = f"S:{i}"
 
-    labels = np.empty(n, dtype=np.int64)
-    parent_of_grid: list = []
+    # ---- every group checked before any is solved (a refusal comes at once)
     heaviest: dict[str, float] = {nm: 0.0 for nm in names}
-    missed: list[Shortfall] = []
     crowded: list[Crowded] = []
-    offset = 0
+    groups = []
     for gi in range(n_groups):
         idx = np.flatnonzero(group == gi)
         kg = int(ks[gi])
@@ -441,6 +439,13 @@ def partition(
         w = np.column_stack([sub[nm] * kg / max(sub[nm].sum(), 1e-300) for nm in names])
         crowded += _crowded(gg, w, kg, tolerance, check_tolerance, names, idx, row_names, where)
         pre, locked = _pre_assign(lock_key[idx], kg, gg, [row_names[i] for i in idx], where)
+        groups.append((idx, kg, gg, w, pre, locked))
+
+    labels = np.empty(n, dtype=np.int64)
+    parent_of_grid: list = []
+    missed: list[Shortfall] = []
+    offset = 0
+    for gi, (idx, kg, gg, w, pre, locked) in enumerate(groups):
         done_before = offset
 
         def group_progress(f: float, _before=done_before, _kg=kg) -> None:
