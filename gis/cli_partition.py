@@ -16,12 +16,14 @@ def partition_command(
     layer: Annotated[str, typer.Argument(help="Layer key of the draft plan (e.g. environment)")],
     parent_code: Annotated[str, typer.Option("--parent-code", help="Grid code of the area to split (town: 9 digits)")],
     k: Annotated[int, typer.Option("--k", help="Number of grids")],
-    units: Annotated[str, typer.Option(help="Units: villages (admin units below the parent) or cells")] = "villages",
-    cell_size: Annotated[float, typer.Option(help="Cell side in metres (--units cells)")] = 300.0,
-    cell_shape: Annotated[str, typer.Option(help="square or hex (--units cells)")] = "square",
+    units: Annotated[str, typer.Option(
+        help="Units: villages (admin units below the parent), cells, or blocks (cut by the store's roads and "
+             "rivers, then by cells; grids prefer the lines as borders)")] = "villages",
+    cell_size: Annotated[float, typer.Option(help="Cell side in metres (--units cells or blocks)")] = 300.0,
+    cell_shape: Annotated[str, typer.Option(help="square or hex (--units cells or blocks)")] = "square",
     cell_workload: Annotated[float | None, typer.Option(
         help="Size cells from the workload instead: about this many enterprises (the first point weight) "
-             "per cell on average (--units cells; overrides --cell-size)")] = None,
+             "per cell on average (--units cells or blocks; overrides --cell-size)")] = None,
     weights: Annotated[str, typer.Option(help="Comma-separated weights: enterprises, incidents, area")] = "enterprises,area",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same grids)")] = 0,
     tolerance: Annotated[float, typer.Option(help="Allowed deviation from the mean per weight (0.02 = 2 %)")] = 0.02,

@@ -75,10 +75,10 @@ def _graph_labels(grids):
 
 def test_cli_refuses_unknown_units(db: Path) -> None:
     result = CliRunner().invoke(
-        app, ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--units", "blocks", "--db", str(db)]
+        app, ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--units", "parcels", "--db", str(db)]
     )
     assert result.exit_code == 1
-    assert "units" in result.output
+    assert "units" in result.output and "blocks" in result.output
 
 
 @pytest.fixture
@@ -272,3 +272,47 @@ def test_cells_sized_from_the_workload(db: Path, client) -> None:
     r = client.post("/plans/environment/partition",
                     json={"parent_code": TOWN, "k": 4, "units": "cells", "cell_workload": -1})
     assert r.status_code == 422 and "cell_workload" in r.text
+
+
+def test_blocks_cut_by_roads_and_rivers_and_the_share_of_borders_along_them(db: Path) -> None:
+    """``units=blocks``: the town's roads and rivers cut it into blocks, and the blocks
+    into cells; the grids cover the town exactly, and the outcome says how much of the
+    boundary between grids runs along the lines (the job prefers them as borders). A
+    store without lines refuses blocks and says what to do."""
+    import sqlite3
+
+    from gis.errors import InvalidInput
+    from gis.partition.job import PartitionRequest, run_partition
+
+    req = PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="blocks", tolerance=0.15,
+                           best_effort=True)  # fmt: skip
+    store = open_store(str(db))
+    try:
+        out = run_partition(store, req, write=False)
+        cells = run_partition(store, PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="cells",
+                                                      tolerance=0.15, best_effort=True), write=False)  # fmt: skip
+        town = store.grids(store.published_plan("environment").id).query("code == @TOWN").geometry.iloc[0]
+    finally:
+        store.close()
+    assert all(u.startswith("b") for u in out.units["unit"]) and len(out.units) > len(cells.units)
+    geoms = out.grids.geometry.values
+    assert shapely.coverage_is_valid(geoms)
+    union = shapely.coverage_union_all(geoms)  # (units made in metres: round trip noise only)
+    assert shapely.area(shapely.symmetric_difference(union, town)) / town.area < 1e-6  # about 1 mm
+    barrier = out.to_json()["barrier_share"]
+    assert barrier["within_m"] == 1.0 and 0.3 < barrier["share"] <= 1.0
+    assert any("runs along roads or rivers" in en and "沿道路或河流" in zh for en, zh in out.result.notes)
+    assert cells.barrier["within_m"] == 150.0  # half a cell side
+
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM lines")
+    store = open_store(str(db))
+    try:
+        with pytest.raises(InvalidInput) as err:
+            run_partition(store, req, write=False)
+        assert "No roads or rivers" in err.value.message and "--units cells" in err.value.message
+        plain = run_partition(store, PartitionRequest(layer="environment", parent_code=TOWN, k=4, units="cells",
+                                                      tolerance=0.15, best_effort=True), write=False)  # fmt: skip
+        assert plain.barrier is None and plain.to_json()["barrier_share"] is None
+    finally:
+        store.close()

@@ -30,11 +30,12 @@ _STATUS_BY_NAME = {cls.__name__: code for cls, code in STATUS.items()}
 class PartitionBody(BaseModel):
     parent_code: str = Field(..., description="Grid code of the area to split (town: 9 digits)", examples=["310199104"])
     k: int = Field(..., ge=1, description="Number of grids")
-    units: str = Field("villages", description="villages (admin units below the parent) or cells")
-    cell_size: float = Field(300.0, gt=0, description="Cell side in metres (units=cells)")
-    cell_shape: str = Field("square", description="square or hex (units=cells)")
+    units: str = Field("villages", description="villages (admin units below the parent), cells, or blocks "
+                       "(cut by the store's roads and rivers, then by cells; grids prefer the lines as borders)")
+    cell_size: float = Field(300.0, gt=0, description="Cell side in metres (units=cells or blocks)")
+    cell_shape: str = Field("square", description="square or hex (units=cells or blocks)")
     cell_workload: float | None = Field(None, gt=0, description="Size cells from the workload instead: about "
-                                        "this much of the first point weight per cell on average (units=cells; "
+                                        "this much of the first point weight per cell on average (units=cells or blocks; "
                                         "overrides cell_size)")
     weights: list[str] = Field(default_factory=lambda: ["enterprises", "area"])
     seed: int = 0

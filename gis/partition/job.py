@@ -39,13 +39,17 @@ import shapely
 from gis.errors import GridGisError, InvalidInput, NotFound, Problem
 from gis.model import STORE_CRS, admin_code_to_grid_code
 from gis.partition.diagnose import shortfall_notes
-from gis.partition.output import dissolve, grids_frame
+from gis.partition.output import barrier_share, dissolve, grids_frame
 from gis.partition.solver import PartitionResult, partition
-from gis.partition.units import aggregate_points, cells_frame
+from gis.partition.units import aggregate_points, cells_frame, line_blocks
 
 Progress = Callable[[float, str], None]
 
-UNIT_KINDS = ("villages", "cells")
+UNIT_KINDS = ("villages", "cells", "blocks")
+#: how near a grid boundary must run to a road or river to count as following it (m):
+#: blocks are cut by the lines themselves; village outlines are digitised apart from
+#: road centre lines; cells get half a cell side (their staircase can come no closer)
+BARRIER_NEAR_M = {"villages": 25.0, "blocks": 1.0}
 POINT_WEIGHTS = {"enterprises": "enterprises", "incidents": "incidents"}
 #: per-grid table columns shown by the CLI and returned by the API (weights are added)
 TABLE_BASE = ["code", "name", "units"]
@@ -87,10 +91,10 @@ class PartitionRequest:
         if not self.weights:
             raise InvalidInput("Name at least one weight", "请至少指定一个权重")
         if self.cell_workload is not None:
-            if self.units != "cells":
+            if self.units == "villages":
                 raise InvalidInput(
-                    "cell_workload sizes generated cells; use it with units=cells",
-                    "cell_workload 用于确定方格单元大小，请与 units=cells 一起使用",
+                    "cell_workload sizes generated cells; use it with units=cells or blocks",
+                    "cell_workload 用于确定方格单元大小，请与 units=cells 或 blocks 一起使用",
                 )
             if not self.cell_workload > 0:
                 raise InvalidInput(
@@ -132,6 +136,9 @@ class PartitionOutcome:
     units: gpd.GeoDataFrame  # the units (store CRS) with weights and ``grid`` (code)
     frames: dict[str, pd.DataFrame]  # what is (or would be) written
     parent: Parent
+    #: share of the grids' inner boundary along roads or rivers and the distance that
+    #: counts as along (m); None when the store has no lines there
+    barrier: dict[str, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,6 +150,7 @@ class PartitionOutcome:
             "max_dev_pct": {k: round(float(v), 3) for k, v in self.result.max_dev_pct.items()},
             "notes": [{"message": en, "message_zh": zh} for en, zh in self.result.notes],
             "seconds": round(float(self.result.seconds), 3),
+            "barrier_share": self.barrier,
             "table": json.loads(self.table.to_json(orient="records", force_ascii=False, double_precision=4)),
         }
 
@@ -233,21 +241,59 @@ def load_units(store, parent: Parent, kind: str, cell_size: float = 300.0, shape
             geometry=sub.geometry.to_numpy(), crs=STORE_CRS,
         )
         return units
+    crs, area = _projected_area(parent)
+    if kind == "blocks":
+        lines = _lines(store, parent, crs)
+        if len(lines) == 0:
+            raise InvalidInput(
+                f"No roads or rivers in the store cross {parent.code}: blocks are cut by them; "
+                "import lines (gridgis import lines ...) or use --units cells",
+                f"库中没有穿过 {parent.code} 的道路或河流，无法按道路河流切分地块；"
+                "请先导入线数据，或使用 --units cells",
+            )
+        geoms = line_blocks(area, lines.geometry.to_numpy(), float(cell_size), shape=shape)
+        prefix = "b"
+    else:
+        geoms = cells_frame(area, float(cell_size), crs, shape=shape).geometry.to_numpy()
+        prefix = "c"
+    return gpd.GeoDataFrame(
+        {"unit": [f"{prefix}{i}" for i in range(len(geoms))], "unit_name": ""},
+        geometry=gpd.GeoSeries(geoms, crs=crs).to_crs(STORE_CRS).to_numpy(), crs=STORE_CRS,
+    )
+
+
+def _projected_area(parent: Parent):
+    """The parent's projected CRS and its outline in it (metres)."""
     from gis.crs import projected_crs_for
 
     crs = projected_crs_for(np.array([parent.geom], dtype=object))
-    area = gpd.GeoSeries([parent.geom], crs=STORE_CRS).to_crs(crs).iloc[0]
-    cells = cells_frame(area, float(cell_size), crs, shape=shape).to_crs(STORE_CRS)
-    return gpd.GeoDataFrame(
-        {"unit": [f"c{i}" for i in range(len(cells))], "unit_name": ""},
-        geometry=cells.geometry.to_numpy(), crs=STORE_CRS,
-    )
+    return crs, gpd.GeoSeries([parent.geom], crs=STORE_CRS).to_crs(crs).iloc[0]
+
+
+def _barrier(store, parent: Parent, grids: gpd.GeoDataFrame, kind: str, cell_size: float) -> dict | None:
+    """How much of the boundary between the new grids follows the roads and rivers
+    (:func:`gis.partition.output.barrier_share`): the issue asks for it with cells,
+    where the staircase of cell edges can only run within half a cell of a line."""
+    lines = _lines(store, parent, grids.crs)
+    if len(lines) == 0 or len(grids) < 2:
+        return None
+    near = 0.5 * cell_size if kind == "cells" else BARRIER_NEAR_M[kind]
+    share = barrier_share(grids, lines.geometry.to_numpy(), near)
+    return {"share": round(share, 4), "within_m": round(near, 1)}
+
+
+def _lines(store, parent: Parent, crs) -> gpd.GeoDataFrame:
+    """The store's roads and rivers crossing the parent, in ``crs``."""
+    lines = store.read("lines")
+    if len(lines) == 0:
+        return lines
+    lines = lines[shapely.intersects(lines.geometry.values, parent.geom)]
+    return lines.to_crs(crs)
 
 
 def workload_cell_size(store, parent: Parent, weight: str, per_cell: float) -> float:
     """The cell side (m) giving about ``per_cell`` of the point weight ``weight`` per cell
     on average over the parent (:func:`gis.partition.units.cell_size_for`)."""
-    from gis.crs import projected_crs_for
     from gis.partition.units import cell_size_for
 
     pts = store.read(POINT_WEIGHTS[weight])
@@ -258,8 +304,7 @@ def workload_cell_size(store, parent: Parent, weight: str, per_cell: float) -> f
             f"No {weight} inside {parent.code}: cells cannot be sized from that workload; give a cell size",
             f"{parent.code} 内没有 {weight}，无法按工作量确定单元大小；请指定单元边长",
         )
-    crs = projected_crs_for(np.array([parent.geom], dtype=object))
-    area = gpd.GeoSeries([parent.geom], crs=STORE_CRS).to_crs(crs).iloc[0]
+    _, area = _projected_area(parent)
     return cell_size_for(area, float(inside), per_cell)
 
 
@@ -322,6 +367,8 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
     progress(0.2, "partition")
     result = partition(units, int(request.k), list(request.weights), seed=request.seed, tolerance=request.tolerance,
                        seeds=seeds, locked_col=locked_col, check_tolerance=not request.best_effort,
+                       barriers=_lines(store, parent, STORE_CRS) if request.units == "blocks" else None,
+                       barrier_near=BARRIER_NEAR_M["blocks"],
                        progress=lambda f: progress(0.2 + 0.65 * f, "partition"))
     progress(0.85, "output")
     if request.cell_workload is not None:
@@ -331,6 +378,13 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
         ))
     table = grids_frame(result, prefix=parent.code)
     result.notes.extend(shortfall_notes(result.shortfalls, list(table["code"]), result.k))
+    barrier = _barrier(store, parent, table, request.units, size)
+    if barrier is not None:
+        pct, near = 100.0 * barrier["share"], barrier["within_m"]
+        result.notes.append((
+            f"{pct:.0f} % of the boundary between grids runs along roads or rivers (within {near:g} m)",
+            f"网格之间的边界有 {pct:.0f} % 沿道路或河流（{near:g} 米以内）",
+        ))
     geoms = dissolve(units.geometry.values, result.labels_, result.k)
     seq = [int(c[len(parent.code):]) for c in table["code"]]
     names = [f"{parent.name}第{n}网格" for n in seq]
@@ -380,7 +434,7 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
         written = store.write(frames, plan=NewPlan(request.layer, name, note))
         plan_id = written.plan_id
     progress(1.0, "done")
-    return PartitionOutcome(plan_id, new, table, result, units, frames, parent)
+    return PartitionOutcome(plan_id, new, table, result, units, frames, parent, barrier)
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:

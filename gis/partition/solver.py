@@ -35,7 +35,7 @@ from gis.partition.anneal import anneal, compact
 from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.diagnose import Shortfall, shortfalls
 from gis.partition.feasibility import Crowded, crowded_text, crowded_units
-from gis.partition.graph import UnitGraph, build_graph, parts_of
+from gis.partition.graph import UnitGraph, along_lines, build_graph, parts_of
 from gis.partition.moves import local_search, refine, weight_devs
 from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
@@ -213,6 +213,23 @@ def _solve_group(
     return best
 
 
+def _barrier_lines(barriers, crs, weight: float) -> np.ndarray | None:
+    """The barrier lines in the units' projected CRS (None without any)."""
+    if barriers is None or len(barriers) == 0:
+        return None
+    if not (0.0 <= weight < 1.0):
+        raise InvalidInput(
+            f"barrier_weight must be at least 0 and below 1, got {weight}",
+            f"barrier_weight 必须不小于 0 且小于 1，收到 {weight}",
+        )
+    if not isinstance(barriers, gpd.GeoSeries | gpd.GeoDataFrame) or barriers.crs is None:
+        raise InvalidInput(
+            "Barriers must be a GeoSeries or GeoDataFrame of lines with a CRS",
+            "道路河流（barriers）必须为带坐标系的线 GeoSeries 或 GeoDataFrame",
+        )
+    return barriers.to_crs(crs).geometry.to_numpy()
+
+
 def _crowded(g: UnitGraph, w: np.ndarray, k: int, tolerance: float, refuse: bool,
              names: list[str], rows: np.ndarray, row_names: list[str],
              where: str) -> list[Crowded]:
@@ -271,6 +288,9 @@ def partition(
     max_sweeps: int = 300,
     restarts: int = 3,
     progress: Callable[[float], None] | None = None,
+    barriers: gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+    barrier_weight: float = 0.5,
+    barrier_near: float = 1.0,
 ) -> PartitionResult:
     """Partition ``units`` into k contiguous grids balanced on every weight.
 
@@ -299,6 +319,10 @@ def partition(
         partition is made all the same, such clusters told in ``notes`` and ``crowded``.
     progress : called with the fraction done (0-1), after each split of the initial
         solution and after each parent; for progress bars and jobs.
+    barriers : roads and rivers (lines with a CRS) to cut along where the units allow:
+        boundary within ``barrier_near`` m of them counts ``1 - barrier_weight`` of its
+        length in every compactness judgement (:func:`gis.partition.graph.along_lines`),
+        so grids prefer them as borders; scores stay on real lengths.
 
     Why: planners need grids they can publish (contiguous, compact, nested) that start
     "from the same line" on every workload measure at once.
@@ -329,6 +353,7 @@ def partition(
         )
     raw = _weight_arrays(proj, names)
     polys = proj.geometry.to_numpy()
+    lines = _barrier_lines(barriers, proj.crs, barrier_weight)
     g = build_graph(polys)
     notes: list[tuple[str, str]] = []
     if g.parts > 1:
@@ -452,8 +477,9 @@ def partition(
             if progress is not None:
                 progress((_before + f * _kg) / k)
 
+        cost = gg if lines is None else along_lines(gg, polys[idx], lines, barrier_near, barrier_weight)
         local = _solve_group(
-            gg, w, imp, kg, rng, pre, locked, band, tolerance, max_sweeps, restarts,
+            cost, w, imp, kg, rng, pre, locked, band, tolerance, max_sweeps, restarts,
             group_progress,
         )
         group_progress(1.0)
