@@ -98,10 +98,12 @@ def _shared(v, a, b, labels, indptr, indices, length):
     return la, lb
 
 
-@numba.njit(cache=True)
-def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters, t0, t1, lam, seed):
+@numba.njit(cache=True, nogil=True)
+def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters, t0, t1, lam, seed,
+           stop):
     """Anneal ``labels`` in place (weights ``w`` normalised to a mean of 1 per grid);
-    returns the number of moves taken."""
+    returns the number of moves taken. Releases the GIL (passes run on threads side by
+    side) and gives up early once ``stop[0]`` is set (checked every 65,536 tries)."""
     np.random.seed(seed)
     n, m = w.shape
     # (grid_tallies wants areas; the perimeters stand in, the sums are not used)
@@ -116,6 +118,8 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     ratio = t1 / t0
     every = np.arange(n)
     for it in range(iters):
+        if (it & 0xFFFF) == 0 and stop[0]:
+            break
         v, a, b = _propose(indptr, indices, labels, size, locked, every, n)
         if v < 0:
             continue

@@ -21,9 +21,11 @@ Deterministic: the same input and ``seed`` give the same labels.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -189,27 +191,62 @@ def _solve_group(
     # still outside the tolerance: anneal, and keep the labels that exceed the allowance
     # (the tolerance, or the heaviest unit where one alone is heavier) the least
     allow = _allowance(w, tolerance)
-    start = best.copy()
     key = _excess_key(w, best, k, allow)
-    left = ANNEAL_TOTAL_ITERS
-    for t0, budget in ANNEAL_PASSES:
-        if key[1] <= tolerance or left <= 0:
-            break
-        trial = start.copy()
-        iters = int(min(ANNEAL_MAX_ITERS, budget * ANNEAL_ITERS_PER_UNIT * g.n, left))
-        left -= iters
-        anneal(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.perimeter, trial, k,
-               np.full(w.shape[1], 0.75 * tolerance), locked, iters, t0, 1e-6, ANNEAL_LAM,
-               int(rng.integers(2**31)))  # fmt: skip
-        order = rng.permutation(g.n).astype(np.int64)
-        refine(g, w, trial, k, band, locked, order, max_sweeps)
-        trial_key = _excess_key(w, trial, k, allow)
-        if trial_key < key:
-            best, key = trial, trial_key
+    if key[1] > tolerance:
+        best = _anneal_passes(g, w, k, best, key, allow, band, tolerance, locked, max_sweeps, rng)
     scale = 1.0 / np.sqrt(g.n / k)
     compact(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.area, g.perimeter, best, k,
             tolerance, locked, int(min(ANNEAL_MAX_ITERS, COMPACT_ITERS_PER_UNIT * g.n)),
             COMPACT_T0 * scale, COMPACT_T1 * scale, int(rng.integers(2**31)))  # fmt: skip
+    return best
+
+
+def _anneal_passes(g: UnitGraph, w: np.ndarray, k: int, start: np.ndarray, key, allow: np.ndarray,
+                   band: float, tolerance: float, locked: np.ndarray, max_sweeps: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """The passes of ``ANNEAL_PASSES``, each from ``start`` and polished by the greedy;
+    the labels least over the allowance are kept, and a pass is only looked at while
+    the best so far misses the tolerance.
+
+    The passes run side by side on threads (the kernel releases the GIL: on two cores
+    the hot and the cool pass together take the time of the longer one, 30,000 cells at
+    k = 200: 19 -> 13 s). The labels are those of running them one by one: each pass's
+    seed and greedy order are drawn in the same order from a copy of ``rng``, and
+    ``rng`` itself is advanced past a pass only when that pass is looked at; a pass not
+    needed is stopped (``stop``) and dropped.
+    """
+    plans = []
+    left = ANNEAL_TOTAL_ITERS
+    probe = copy.deepcopy(rng)
+    for t0, budget in ANNEAL_PASSES:
+        if left <= 0:
+            break
+        iters = int(min(ANNEAL_MAX_ITERS, budget * ANNEAL_ITERS_PER_UNIT * g.n, left))
+        left -= iters
+        plans.append((t0, iters, int(probe.integers(2**31)), probe.permutation(g.n).astype(np.int64)))
+    trials = [start.copy() for _ in plans]
+    stop = np.zeros(1, dtype=np.int64)
+    wc, bands = np.ascontiguousarray(w), np.full(w.shape[1], 0.75 * tolerance)
+
+    def run(i: int) -> None:
+        t0, iters, seed, _ = plans[i]
+        anneal(g.indptr, g.indices, g.length, wc, g.perimeter, trials[i], k, bands, locked, iters,
+               t0, 1e-6, ANNEAL_LAM, seed, stop)  # fmt: skip
+
+    best = start
+    with ThreadPoolExecutor(max_workers=max(1, len(plans))) as pool:
+        running = [pool.submit(run, i) for i in range(len(plans))]
+        for i, job in enumerate(running):
+            if key[1] <= tolerance:
+                stop[0] = 1  # the passes left are not needed
+                break
+            job.result()
+            seed, order = int(rng.integers(2**31)), rng.permutation(g.n).astype(np.int64)
+            assert seed == plans[i][2] and np.array_equal(order, plans[i][3])
+            refine(g, w, trials[i], k, band, locked, order, max_sweeps)
+            trial_key = _excess_key(w, trials[i], k, allow)
+            if trial_key < key:
+                best, key = trials[i], trial_key
     return best
 
 

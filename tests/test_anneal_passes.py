@@ -1,0 +1,75 @@
+"""The annealing passes run side by side on threads, with the labels of running them one
+by one (gis.partition.solver._anneal_passes)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+import gis.partition.solver as solver
+from gis.partition import partition
+from gis.partition.anneal import anneal
+
+
+def _one_by_one(g, w, k, start, key, allow, band, tolerance, locked, max_sweeps, rng):
+    """The passes as the solver ran them before they were threaded: the reference."""
+    best, left = start, solver.ANNEAL_TOTAL_ITERS
+    for t0, budget in solver.ANNEAL_PASSES:
+        if key[1] <= tolerance or left <= 0:
+            break
+        trial = start.copy()
+        iters = int(min(solver.ANNEAL_MAX_ITERS, budget * solver.ANNEAL_ITERS_PER_UNIT * g.n, left))
+        left -= iters
+        anneal(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.perimeter, trial, k,
+               np.full(w.shape[1], 0.75 * tolerance), locked, iters, t0, 1e-6, solver.ANNEAL_LAM,
+               int(rng.integers(2**31)), np.zeros(1, dtype=np.int64))  # fmt: skip
+        order = rng.permutation(g.n).astype(np.int64)
+        solver.refine(g, w, trial, k, band, locked, order, max_sweeps)
+        trial_key = solver._excess_key(w, trial, k, allow)
+        if trial_key < key:
+            best, key = trial, trial_key
+    return best
+
+
+def _clustered_cells(seed: int) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    boxes = [shapely.box(x * 100, y * 100, x * 100 + 100, y * 100 + 100) for y in range(30) for x in range(30)]
+    xy = np.array([(i % 30, i // 30) for i in range(900)], dtype=float)
+    centres = rng.uniform(3, 27, (4, 2))
+    dens = sum(np.exp(-((xy - c) ** 2).sum(axis=1) / 4.0) for c in centres)
+    ent = rng.poisson(20 * dens)
+    return gpd.GeoDataFrame({"enterprises": ent.astype(float)}, geometry=boxes, crs="EPSG:32651")
+
+
+@pytest.mark.parametrize(("seed", "tolerance", "passes"), [(0, 0.02, 2), (1, 0.2, 1)])
+def test_threaded_passes_give_the_labels_of_one_by_one(seed, tolerance, passes, monkeypatch) -> None:
+    """Both ways through: every pass looked at (2 % is not reached), and the first pass
+    reaching the tolerance (20 %) so that the second, already running, is stopped."""
+    units = _clustered_cells(seed)
+    looked: list[int] = []
+    real, real_refine = solver._anneal_passes, solver.refine
+
+    def spy(*args, **kwargs):
+        count = [0]
+
+        def counting_refine(*a, **kw):
+            count[0] += 1
+            return real_refine(*a, **kw)
+
+        monkeypatch.setattr(solver, "refine", counting_refine)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            monkeypatch.setattr(solver, "refine", real_refine)
+            looked.append(count[0])
+
+    monkeypatch.setattr(solver, "_anneal_passes", spy)
+    threaded = partition(units, 24, ["enterprises", "area"], seed=seed, tolerance=tolerance,
+                         check_tolerance=False)  # fmt: skip
+    assert looked == [passes]  # the path this case is for
+    monkeypatch.setattr(solver, "_anneal_passes", _one_by_one)
+    reference = partition(units, 24, ["enterprises", "area"], seed=seed, tolerance=tolerance,
+                          check_tolerance=False)  # fmt: skip
+    assert np.array_equal(threaded.labels_, reference.labels_)
