@@ -226,8 +226,11 @@ def resolve_parent(store, layer: str, parent_code: str) -> Parent:
 # ---------------------------------------------------------------------- units
 
 
-def load_units(store, parent: Parent, kind: str, cell_size: float = 300.0, shape: str = "square") -> gpd.GeoDataFrame:
-    """Units of the parent in the store CRS with ``unit`` (a code or a cell number)."""
+def load_units(store, parent: Parent, kind: str, cell_size: float = 300.0, shape: str = "square",
+               lines: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Units of the parent in the store CRS with ``unit`` (a code, or a cell or block
+    number); blocks are cut by ``lines`` (the parent's roads and rivers, read from the
+    store when not given)."""
     if kind == "villages":
         admin = store.read("admin_units")
         sub = admin[admin["parent_code"].astype(str) == parent.admin_code]
@@ -243,7 +246,7 @@ def load_units(store, parent: Parent, kind: str, cell_size: float = 300.0, shape
         return units
     crs, area = _projected_area(parent)
     if kind == "blocks":
-        lines = _lines(store, parent, crs)
+        lines = (_lines(store, parent) if lines is None else lines).to_crs(crs)
         if len(lines) == 0:
             raise InvalidInput(
                 f"No roads or rivers in the store cross {parent.code}: blocks are cut by them; "
@@ -270,25 +273,21 @@ def _projected_area(parent: Parent):
     return crs, gpd.GeoSeries([parent.geom], crs=STORE_CRS).to_crs(crs).iloc[0]
 
 
-def _barrier(store, parent: Parent, grids: gpd.GeoDataFrame, kind: str, cell_size: float) -> dict | None:
+def _barrier(lines: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, kind: str, cell_size: float) -> dict | None:
     """How much of the boundary between the new grids follows the roads and rivers
     (:func:`gis.partition.output.barrier_share`): the issue asks for it with cells,
     where the staircase of cell edges can only run within half a cell of a line."""
-    lines = _lines(store, parent, grids.crs)
     if len(lines) == 0 or len(grids) < 2:
         return None
     near = 0.5 * cell_size if kind == "cells" else BARRIER_NEAR_M[kind]
-    share = barrier_share(grids, lines.geometry.to_numpy(), near)
+    share = barrier_share(grids, lines.to_crs(grids.crs).geometry.to_numpy(), near)
     return {"share": round(share, 4), "within_m": round(near, 1)}
 
 
-def _lines(store, parent: Parent, crs) -> gpd.GeoDataFrame:
-    """The store's roads and rivers crossing the parent, in ``crs``."""
+def _lines(store, parent: Parent) -> gpd.GeoDataFrame:
+    """The store's roads and rivers crossing the parent (store CRS)."""
     lines = store.read("lines")
-    if len(lines) == 0:
-        return lines
-    lines = lines[shapely.intersects(lines.geometry.values, parent.geom)]
-    return lines.to_crs(crs)
+    return lines[shapely.intersects(lines.geometry.values, parent.geom)] if len(lines) else lines
 
 
 def workload_cell_size(store, parent: Parent, weight: str, per_cell: float) -> float:
@@ -360,14 +359,15 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
     if request.cell_workload is not None:
         first = next(w for w in request.weights if w in POINT_WEIGHTS)
         size = workload_cell_size(store, parent, first, float(request.cell_workload))
-    units = load_units(store, parent, request.units, size, request.cell_shape)
+    lines = _lines(store, parent)  # read once: blocks, the preference for them, the share
+    units = load_units(store, parent, request.units, size, request.cell_shape, lines)
     units = add_weights(store, units, list(request.weights))
     units.index = pd.Index(units["unit"].astype(str).to_numpy(), name="unit_id")  # errors name units
     seeds, locked_col = _seeds_and_locks(units, request)
     progress(0.2, "partition")
     result = partition(units, int(request.k), list(request.weights), seed=request.seed, tolerance=request.tolerance,
                        seeds=seeds, locked_col=locked_col, check_tolerance=not request.best_effort,
-                       barriers=_lines(store, parent, STORE_CRS) if request.units == "blocks" else None,
+                       barriers=lines if request.units == "blocks" else None,
                        barrier_near=BARRIER_NEAR_M["blocks"],
                        progress=lambda f: progress(0.2 + 0.65 * f, "partition"))
     progress(0.85, "output")
@@ -378,7 +378,7 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
         ))
     table = grids_frame(result, prefix=parent.code)
     result.notes.extend(shortfall_notes(result.shortfalls, list(table["code"]), result.k))
-    barrier = _barrier(store, parent, table, request.units, size)
+    barrier = _barrier(lines, table, request.units, size)
     if barrier is not None:
         pct, near = 100.0 * barrier["share"], barrier["within_m"]
         result.notes.append((
