@@ -99,7 +99,7 @@ def line_blocks(area: BaseGeometry, lines, size: float, *, shape: str = "square"
     not be balanced; cells alone balance finely but cross the lines. The lines, the
     area's outline and the cells' edges are noded together and polygonized once, so
     every shared edge is the same noded segment on both sides (a valid coverage).
-    Faces are ordered by block then cell position (deterministic).
+    Faces are ordered row by row from the south-west by centroid (deterministic).
     """
     maker = {"square": square_cells, "hex": hex_cells}.get(shape)
     if maker is None:
