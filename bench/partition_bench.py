@@ -260,28 +260,28 @@ def worker(args) -> None:
     Path(args.worker_out).write_bytes(pickle.dumps((labels, sec, EXTRA)))
 
 
-def ruled_out(units, names, k: int) -> list[dict]:
+def ruled_out(g, units, names, k: int) -> list[dict]:
     """The bar's own targets proven out of reach on this input (every weight within the
-    bench's tolerance, or the heaviest unit where one alone is heavier): the units of
-    :func:`gis.partition.feasibility.crowded_units` at those allowances. Empty when
-    nothing is proven (which does not prove the targets reachable)."""
+    bench's tolerance, or the heaviest unit where one alone is heavier: the solver's
+    ``allowance``): the units of :func:`gis.partition.feasibility.crowded_units` at
+    those allowances. Empty when nothing is proven (which does not prove the targets
+    reachable). ``g`` is the units' graph."""
     from gis.partition.feasibility import crowded_units
-    from gis.partition.graph import build_graph
+    from gis.partition.solver import allowance
 
     if len(names) < 2:
         return []
     w = _weights(units, names)
     wn = np.column_stack([w[n] / w[n].sum() * k for n in names])
-    allow = np.maximum(0.02 if k <= 50 else 0.05, wn.max(axis=0))
-    g = build_graph(units.geometry.to_numpy())
+    allow = allowance(wn, 0.02 if k <= 50 else 0.05)
     return [{"unit": c.unit, "weight": names[c.weight], "by": names[c.by],
              "by_at_least_pct": round(100 * c.need, 2), "weight_at_least_pct": round(100 * c.least, 1),
              "weight_allowed_pct": round(100 * c.limit, 1)}
             for c in crowded_units(g.indptr, g.indices, wn, allow, k)]
 
 
-def score_row(name, units, names, k, method, labels, sec, timed_out, error=None):
-    from gis.partition.graph import build_graph
+def score_row(g, name, units, names, k, method, labels, sec, timed_out, error=None):
+    """One row of the table, scored on the units' graph ``g`` (built once per input)."""
     from gis.partition.objective import score
 
     w = _weights(units, names)
@@ -296,7 +296,6 @@ def score_row(name, units, names, k, method, labels, sec, timed_out, error=None)
     labels = np.asarray(labels, dtype=np.int64)
     _, labels = np.unique(labels, return_inverse=True)
     kk = int(labels.max()) + 1
-    g = build_graph(units.geometry.to_numpy())
     s = score(g, labels, w, kk)
     mean_dev = {}
     for n in names:  # deviations against the REQUESTED k (a wrong k counts against it)
@@ -329,6 +328,8 @@ def main() -> None:
     if args.worker_input:
         worker(args)
         return
+    from gis.partition.graph import build_graph
+
     ks_only = {int(x) for x in args.k.split(",") if x}
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="partbench_"))
@@ -336,10 +337,11 @@ def main() -> None:
         units, names = build_input(name)
         inp = tmp / f"{name}.pkl"
         inp.write_bytes(pickle.dumps((units, names)))
+        g = build_graph(units.geometry.to_numpy())
         for k in INPUTS[name]:
             if (ks_only and k not in ks_only) or k > len(units):
                 continue
-            proof = ruled_out(units, names, k)
+            proof = ruled_out(g, units, names, k)
             for method in args.methods.split(","):
                 if method == "rebalance" and (name, k) not in REBALANCE_CASES:
                     continue
@@ -353,14 +355,14 @@ def main() -> None:
                     p = subprocess.run(cmd, timeout=cap, capture_output=True, text=True)
                     if p.returncode != 0 or not out.exists():
                         err = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]
-                        row = score_row(name, units, names, k, method, None,
+                        row = score_row(g, name, units, names, k, method, None,
                                         time.perf_counter() - t, False, err)
                     else:
                         labels, sec, extra = pickle.loads(out.read_bytes())
-                        row = score_row(name, units, names, k, method, labels, sec, False)
+                        row = score_row(g, name, units, names, k, method, labels, sec, False)
                         row.update(extra)
                 except subprocess.TimeoutExpired:
-                    row = score_row(name, units, names, k, method, None, cap, True,
+                    row = score_row(g, name, units, names, k, method, None, cap, True,
                                     f"time cap {cap:g} s")
                 row["ruled_out"] = proof
                 rows.append(row)
