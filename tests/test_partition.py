@@ -251,6 +251,69 @@ def test_sweep_prefixes_are_connected(cells):
             assert parts_of(g, mask).max() == 0
 
 
+def test_sweep_covers_a_set_that_is_not_connected():
+    """The front runs out at the end of the first part; the sweep goes on from the
+    unreached unit of least projection."""
+    from gis.partition.graph import build_graph
+    from gis.partition.seeding import sweep_order
+
+    boxes = [shapely.box(x, 0, x + 1, 1) for x in (0, 1, 2, 5, 6)]  # two parts
+    g = build_graph(np.array(boxes))
+    proj = -g.centroid[:, 0]  # starts at the east end, the 2-unit part
+    order = sweep_order(g.indptr, g.indices, proj)
+    assert order.tolist() == [4, 3, 2, 1, 0]
+
+
+def test_cut_kernel_matches_the_plain_numpy_cut(cells):
+    """The compiled cut search picks, for every direction and order, the prefix the
+    plain numpy formulation picks, with the same deviation (the bisection's labels
+    must not change with the way they are computed)."""
+    from gis.partition.graph import build_graph
+    from gis.partition.seeding import _cut_orders, sweep_order
+
+    g = build_graph(cells.geometry.values)
+    w = np.column_stack([cells["enterprises"].to_numpy(float), g.area])
+    kk = 5
+    wn = w * kk / w.sum(axis=0)
+    tot, frac = wn.sum(axis=0), 2 / kk
+    lo, hi = 1, g.n - 3
+    angles = np.array([0.1, 1.0, 2.5])
+    cosa, sina = np.cos(angles), np.sin(angles)
+    orders = np.empty((9, g.n), dtype=np.int64)
+    devs, cuts = np.empty(9), np.empty(9, dtype=np.int64)
+    cx, cy = g.centroid[:, 0].copy(), g.centroid[:, 1].copy()
+    _cut_orders(g.indptr, g.indices, cx, cy, cosa, sina, wn, tot, frac, lo, hi, orders,
+                devs, cuts)
+    for i in range(3):
+        proj = cx * cosa[i] + cy * sina[i]
+        assert np.array_equal(orders[3 * i], np.argsort(proj, kind="stable"))
+        assert np.array_equal(orders[3 * i + 1], sweep_order(g.indptr, g.indices, proj))
+        assert np.array_equal(orders[3 * i + 2], sweep_order(g.indptr, g.indices, -proj)[::-1])
+    for j in range(9):
+        cum = np.cumsum(wn[orders[j]], axis=0) / tot
+        dev = np.maximum(np.abs(cum / frac - 1.0), np.abs((1.0 - cum) / (1.0 - frac) - 1.0))
+        dev = dev.max(axis=1)
+        cut = lo + int(np.argmin(dev[lo:hi])) + 1
+        assert cuts[j] == cut and devs[j] == dev[cut - 1]
+
+
+def test_bisection_on_threads_gives_the_same_labels(cells, monkeypatch):
+    """Cut search and the polishing of candidate cuts run on two threads for large
+    sets; the labels are those of the one-thread run."""
+    import gis.partition.seeding as seeding
+    from gis.partition.graph import build_graph
+
+    g = build_graph(cells.geometry.values)
+    w = np.column_stack([cells["enterprises"].to_numpy(float), g.area])
+    w = w * 6 / w.sum(axis=0)
+    runs = []
+    for threshold in (10**9, 50):
+        monkeypatch.setattr(seeding, "PARALLEL_MIN_UNITS", threshold)
+        runs.append(seeding.bisection_labels(g, w, 6, np.random.default_rng(3)))
+    assert np.array_equal(runs[0], runs[1])
+    assert len(np.unique(runs[0])) == 6
+
+
 def test_weight_ladder_crosses_an_empty_border():
     """Two sides split in the middle, all weight at the far east end: single moves of
     empty units are neutral, so plain refinement stalls; the diffused ladder does not."""

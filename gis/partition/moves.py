@@ -20,7 +20,7 @@ from gis.partition.constraints import can_leave
 from gis.partition.objective import band_penalty, grid_tallies, polsby_popper
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def local_search(
     indptr, indices, length, weights, area, perimeter, labels, k, band, locked, order,
     max_sweeps, compact, damage, inv_target,
@@ -179,7 +179,7 @@ def _max_dev(w, labels, k, it):
     return float(weight_devs(w, labels, k, it).max())
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def diffuse(indptr, indices, x, steps):
     """``x`` spread over the graph: ``steps`` rounds of averaging with the neighbours.
 
