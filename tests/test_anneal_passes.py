@@ -1,16 +1,20 @@
-"""The annealing passes run side by side on threads, with the labels of running them one
+"""The annealing: its passes run side by side on threads with the labels of running them one
 by one (gis.partition.solver._anneal_passes)."""
 
 from __future__ import annotations
 
 import geopandas as gpd
+import numba
 import numpy as np
 import pytest
 import shapely
 
 import gis.partition.solver as solver
 from gis.partition import partition
-from gis.partition.anneal import anneal
+from gis.partition.anneal import _excess2, _propose, _shared, _take, anneal
+from gis.partition.graph import build_graph
+from gis.partition.objective import grid_tallies
+from gis.partition.seeding import bisection_labels
 
 
 def _one_by_one(g, w, k, start, key, allow, band, tolerance, locked, max_sweeps, rng):
@@ -73,3 +77,61 @@ def test_threaded_passes_give_the_labels_of_one_by_one(seed, tolerance, passes, 
     reference = partition(units, 24, ["enterprises", "area"], seed=seed, tolerance=tolerance,
                           check_tolerance=False)  # fmt: skip
     assert np.array_equal(threaded.labels_, reference.labels_)
+
+
+@numba.njit
+def _anneal_through_propose(indptr, indices, length, w, perimeter, labels, k, band, locked,
+                            iters, t0, t1, lam, seed):
+    """The annealing loop as it was before it turned interior units away itself: every
+    try through ``_propose`` (the reference for the same moves)."""
+    np.random.seed(seed)
+    n, m = w.shape
+    tal, _, per, size = grid_tallies(labels, k, w, perimeter, perimeter, indptr, indices, length)
+    pmean = max(per.mean(), 1e-12)
+    stamp = np.zeros(n, dtype=np.int64)
+    queue = np.empty(n, dtype=np.int64)
+    tick = 1
+    ta, tb = np.empty(m), np.empty(m)
+    ratio = t1 / t0
+    every = np.arange(n)
+    for it in range(iters):
+        v, a, b = _propose(indptr, indices, labels, size, locked, every, n)
+        if v < 0:
+            continue
+        for j in range(m):
+            ta[j] = tal[a, j] - w[v, j]
+            tb[j] = tal[b, j] + w[v, j]
+        de = _excess2(ta, band) + _excess2(tb, band) - _excess2(tal[a], band) - _excess2(tal[b], band)
+        la, lb = _shared(v, a, b, labels, indptr, indices, length)
+        de += lam * (2.0 * la - 2.0 * lb) / pmean
+        ok, tick = _take(v, a, b, de, t0, ratio, it, iters, labels, size, indptr, indices,
+                         stamp, queue, tick)
+        if not ok:
+            continue
+        per[a] += 2.0 * la - perimeter[v]
+        per[b] += perimeter[v] - 2.0 * lb
+        for j in range(m):
+            tal[a, j] = ta[j]
+            tal[b, j] = tb[j]
+
+
+def test_annealing_turns_interior_units_away_with_the_same_moves() -> None:
+    """The kernel skips units inside their grid from its own border flags; the labels
+    after 300,000 tries (hot, so many moves) are those of drawing every try through
+    ``_propose``, and the locked units have not moved."""
+    units = _clustered_cells(2)
+    g = build_graph(units.geometry.values)
+    w = np.column_stack([units["enterprises"].to_numpy(float), g.area])
+    k = 6
+    w = np.ascontiguousarray(w * k / w.sum(axis=0))
+    start = bisection_labels(g, w, k, np.random.default_rng(0))
+    locked = np.zeros(g.n, dtype=np.bool_)
+    locked[::7] = True
+    args = (g.indptr, g.indices, g.length, w, g.perimeter)
+    rest = (k, np.full(2, 0.01), locked, 300_000, 0.1, 1e-4, 0.01, 5)
+    ours, ref = start.copy(), start.copy()
+    moved = anneal(*args, ours, *rest, np.zeros(1, dtype=np.int64))
+    _anneal_through_propose(*args, ref, *rest)
+    assert moved > 1000
+    assert np.array_equal(ours, ref)
+    assert np.array_equal(ours[locked], start[locked])

