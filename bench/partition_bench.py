@@ -280,6 +280,21 @@ def ruled_out(g, units, names, k: int) -> list[dict]:
             for c in crowded_units(g.indptr, g.indices, wn, allow, k)]
 
 
+def grids_outside(units, names, k: int, labels: np.ndarray) -> int:
+    """How many grids have any weight further from its mean than the bar allows (2 %
+    for k <= 50, 5 % at k = 200, or the heaviest unit where one alone is heavier: the
+    solver's ``allowance``). Why: the max deviation names the worst grid only; a plan
+    with one grid out and one with every grid out have the same max."""
+    from gis.partition.solver import allowance
+
+    w = _weights(units, names)
+    wn = np.column_stack([w[n] / w[n].sum() * k for n in names])
+    tallies = np.zeros((max(k, int(labels.max()) + 1), len(names)))  # an empty grid is out
+    np.add.at(tallies, labels, wn)
+    over = np.abs(tallies - 1.0) > allowance(wn, 0.02 if k <= 50 else 0.05) + 1e-9
+    return int(over.any(axis=1).sum())
+
+
 def score_row(g, name, units, names, k, method, labels, sec, timed_out, error=None):
     """One row of the table, scored on the units' graph ``g`` (built once per input)."""
     from gis.partition.objective import score
@@ -304,6 +319,7 @@ def score_row(g, name, units, names, k, method, labels, sec, timed_out, error=No
     blend = np.column_stack([w[n] / w[n].sum() for n in names]).mean(axis=1)
     bsum = np.bincount(labels, weights=blend, minlength=k)
     row.update(blend_dev_pct=round(float(np.abs(bsum * k - 1).max() * 100), 2))
+    row.update(grids_outside=grids_outside(units, names, k, labels))
     row.update(max_dev_pct=mean_dev, noncontiguous=s.noncontiguous + max(0, k - kk),
                pp_mean=round(s.pp_mean, 4), pp_min=round(s.pp_min, 4), cut_edges=s.cut_edges,
                k_found=kk)
@@ -385,7 +401,7 @@ def headline(rows) -> dict:
     METIS's, whether the bar's balance target is proven out of reach, and rebalance."""
     metis = {(r["input"], r["k"]): r for r in rows if r["method"] == "metis"}
     keys = ("input", "units", "k", "seconds", "weights", "max_dev_pct", "heaviest_unit_pct",
-            "noncontiguous", "pp_mean", "pp_min", "cut_edges", "timed_out")
+            "noncontiguous", "pp_mean", "pp_min", "cut_edges", "timed_out", "grids_outside")
     ours = []
     for r in rows:
         if r["method"] != "ours":
@@ -406,8 +422,8 @@ def headline(rows) -> dict:
 def print_table(rows) -> None:
     """One line per run; anchor lines end with ours / anchor for pp_mean and seconds."""
     print(f"\n{'input':15} {'units':>6} {'k':>4} {'method':15} {'sec':>7} "
-          f"{'maxdev% per weight':22} {'blend%':>7} {'nc':>3} {'pp_mean':>7} {'pp_min':>6} "
-          f"{'cut':>6}  ours/anchor: pp  sec")
+          f"{'maxdev% per weight':22} {'blend%':>7} {'out':>4} {'nc':>3} {'pp_mean':>7} "
+          f"{'pp_min':>6} {'cut':>6}  ours/anchor: pp  sec")
     ours = {(r["input"], r["k"]): r for r in rows if r["method"] == "ours"}
     metis = {(r["input"], r["k"]): r for r in rows if r["method"] == "metis"}
     for r in rows:
@@ -432,7 +448,8 @@ def print_table(rows) -> None:
                       f"({c['weight_allowed_pct']:g} % allowed)")
         blend = r.get("blend_dev_pct")
         print(f"{r['input']:15} {r['units']:>6} {r['k']:>4} {r['method']:15} "
-              f"{r['seconds']:>7.2f} {dev:22} {str(blend):>7} {str(r['noncontiguous']):>3} "
+              f"{r['seconds']:>7.2f} {dev:22} {str(blend):>7} {str(r.get('grids_outside')):>4} "
+              f"{str(r['noncontiguous']):>3} "
               f"{str(r['pp_mean']):>7} {str(r['pp_min']):>6} {str(r['cut_edges']):>6}  {ratio}"
               + ("  TIMEOUT" if r["timed_out"] else "")
               + (f"  {r.get('error')}" if r.get("error") and not r["timed_out"] else ""))

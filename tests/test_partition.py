@@ -436,3 +436,19 @@ def test_a_lobe_without_enterprises_behind_a_neck_is_reported_as_regional():
     notes = shortfall_notes(r.shortfalls, [f"G{d}" for d in range(8)], 8)
     assert any("too small a share of enterprises" in en and "企业数" in zh and "单独划分" in zh
                for en, zh in notes)
+
+
+def test_excess_key_prefers_fewer_grids_outside_when_the_worst_is_stuck():
+    """Where one grid cannot be mended, labels that bring the others in must win: the
+    key's last element sums every grid's excess over its allowance (the first two, the
+    worst grid's excess and deviation, tie)."""
+    from gis.partition.solver import _excess_key
+
+    w = np.array([[0.5], [0.5], [0.5], [0.5], [0.5], [0.4], [0.4], [0.6]])  # grid mean 1
+    allow = np.array([0.02])
+    good = np.array([0, 1, 1, 2, 2, 3, 3, 3])  # sums 0.5 (stuck), 1.0, 1.0, 1.4
+    bad = np.array([0, 1, 1, 2, 3, 1, 3, 2])  # sums 0.5 (stuck), 1.4, 1.1, 0.9
+    kg, kb = _excess_key(w, good, 4, allow), _excess_key(w, bad, 4, allow)
+    assert kg[:2] == pytest.approx((0.48, 0.5)) and kb[:2] == pytest.approx((0.48, 0.5))
+    assert kg[2] == pytest.approx(0.48 + 0.38) and kb[2] == pytest.approx(0.48 + 0.38 + 0.08 + 0.08)
+    assert kg < kb

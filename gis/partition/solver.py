@@ -38,7 +38,7 @@ from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.diagnose import Shortfall, shortfalls
 from gis.partition.feasibility import Crowded, crowded_text, crowded_units
 from gis.partition.graph import UnitGraph, along_lines, build_graph, parts_of
-from gis.partition.moves import local_search, refine, weight_devs
+from gis.partition.moves import local_search, refine
 from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
@@ -303,9 +303,19 @@ def allowance(w: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 def _excess_key(w: np.ndarray, labels: np.ndarray, k: int, allow: np.ndarray):
-    """(worst excess of any weight over its allowance, worst deviation): lower is better."""
-    dev = weight_devs(w, labels, k)
-    return float(np.maximum(dev - allow, 0.0).max()), float(dev.max())
+    """(worst excess of any weight of any grid over its allowance, worst deviation,
+    the excesses of all grids summed): lower is better.
+
+    Why the sum: where one grid cannot be mended (30,000 cells at k = 200: a dense core
+    cell's grid stays 90 % short of area) the first two tie, and the annealed labels,
+    with 182 grids outside their allowance instead of 188 and the summed excess 19
+    instead of 50, were thrown away for the greedy's.
+    """
+    tallies = np.zeros((k, w.shape[1]))
+    np.add.at(tallies, labels, w)
+    dev = np.abs(tallies - 1.0)
+    excess = np.maximum(dev - allow, 0.0)
+    return float(excess.max()), float(dev.max()), float(excess.sum())
 
 
 def partition(
