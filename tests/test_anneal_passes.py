@@ -1,5 +1,6 @@
-"""The annealing: its passes run side by side on threads with the labels of running them one
-by one (gis.partition.solver._anneal_passes)."""
+"""The annealing: the passes run side by side on threads with the labels of running them
+one by one (gis.partition.solver._anneal_passes), and the kernel's own turning away of
+units inside their grid makes the moves of drawing every try through ``_propose``."""
 
 from __future__ import annotations
 
