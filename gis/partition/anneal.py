@@ -39,16 +39,23 @@ def _excess2(t, band):
     return c
 
 
+@numba.njit(cache=True, inline="always")
+def _is_border(x, labels, indptr, indices):
+    """Whether unit x has a neighbour in another grid."""
+    for e in range(indptr[x], indptr[x + 1]):
+        if labels[indices[e]] != labels[x]:
+            return True
+    return False
+
+
 @numba.njit(cache=True)
 def _border(indptr, indices, labels, out):
     """Units with a neighbour in another grid, into ``out``; returns how many."""
     nb = 0
     for v in range(len(labels)):
-        for e in range(indptr[v], indptr[v + 1]):
-            if labels[indices[e]] != labels[v]:
-                out[nb] = v
-                nb += 1
-                break
+        if _is_border(v, labels, indptr, indices):
+            out[nb] = v
+            nb += 1
     return nb
 
 
@@ -96,14 +103,6 @@ def _shared(v, a, b, labels, indptr, indices, length):
         elif x == b:
             lb += length[e]
     return la, lb
-
-
-@numba.njit(cache=True, inline="always")
-def _is_border(x, labels, indptr, indices):
-    for e in range(indptr[x], indptr[x + 1]):
-        if labels[indices[e]] != labels[x]:
-            return True
-    return False
 
 
 @numba.njit(cache=True, nogil=True)

@@ -257,8 +257,8 @@ def sweep_order(indptr, indices, proj):
     Starts at the unit of least ``proj`` and always takes the reached unit of least
     ``proj`` next, so every prefix of the order is connected (a straight sweep line
     that bends around bays instead of jumping across them). The start is found by a
-    scan; the units are sorted only when the set is not connected (a sort per sweep
-    took 40 % of the time).
+    scan; the units are sorted only when the set is not connected (the sort took a
+    quarter of a sweep's time).
     """
     n = len(proj)
     seen = np.zeros(n, dtype=np.bool_)
@@ -301,7 +301,8 @@ def _cut_orders(indptr, indices, cx, cy, cosa, sina, wn, tot, frac, lo, hi, orde
     Why one kernel: the bisection scores 144 orders per split, 600 splits at k = 200;
     as Python calls they took a third of the solve. It releases the GIL, so
     :func:`_split` runs two halves of the angles side by side (the same numbers as
-    one by one: ``tot`` and the cosines come from numpy, the rest is sequential).
+    one by one: ``tot`` and the cosines come from numpy, the rest is sequential). A
+    weight the set does not hold (total 0) gives NaN deviations and is left out.
     """
     n, m = wn.shape
     cum = np.empty(m)
