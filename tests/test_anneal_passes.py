@@ -13,6 +13,7 @@ import shapely
 import gis.partition.solver as solver
 from gis.partition import partition
 from gis.partition.anneal import _excess2, _propose, _shared, _take, anneal
+from gis.partition.constraints import noncontiguous_grids
 from gis.partition.graph import build_graph
 from gis.partition.objective import grid_tallies
 from gis.partition.seeding import bisection_labels
@@ -29,7 +30,7 @@ def _one_by_one(g, w, k, start, key, allow, band, tolerance, locked, max_sweeps,
         left -= iters
         anneal(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.perimeter, trial, k,
                np.full(w.shape[1], 0.75 * tolerance), locked, iters, t0, 1e-6, solver.ANNEAL_LAM,
-               int(rng.integers(2**31)), np.zeros(1, dtype=np.int64))  # fmt: skip
+               int(rng.integers(2**31)), np.zeros(1, dtype=np.int64), tolerance)  # fmt: skip
         order = rng.permutation(g.n).astype(np.int64)
         solver.refine(g, w, trial, k, band, locked, order, max_sweeps)
         trial_key = solver._excess_key(w, trial, k, allow)
@@ -131,8 +132,36 @@ def test_annealing_turns_interior_units_away_with_the_same_moves() -> None:
     args = (g.indptr, g.indices, g.length, w, g.perimeter)
     rest = (k, np.full(2, 0.01), locked, 300_000, 0.1, 1e-4, 0.01, 5)
     ours, ref = start.copy(), start.copy()
-    moved = anneal(*args, ours, *rest, np.zeros(1, dtype=np.int64))
+    moved = anneal(*args, ours, *rest, np.zeros(1, dtype=np.int64), -1.0)
     _anneal_through_propose(*args, ref, *rest)
     assert moved > 1000
     assert np.array_equal(ours, ref)
     assert np.array_equal(ours[locked], start[locked])
+
+
+def test_annealing_stops_once_every_grid_is_within_the_tolerance() -> None:
+    """A pass ends at the first moment no weight of any grid is further than ``within``
+    from its mean (cooling on could drift out again); with -1 it runs to the end."""
+    units = _clustered_cells(3)
+    g = build_graph(units.geometry.values)
+    w = np.column_stack([units["enterprises"].to_numpy(float), g.area])
+    k = 6
+    w = np.ascontiguousarray(w * k / w.sum(axis=0))
+    x = g.centroid[:, 0]
+    start = np.minimum((x - x.min()) / (np.ptp(x) + 1e-9) * k, k - 1).astype(np.int64)  # strips
+    locked = np.zeros(g.n, dtype=np.bool_)
+    args = (g.indptr, g.indices, g.length, w, g.perimeter)
+    rest = (k, np.full(2, 0.05), locked, 2_000_000, 0.1, 1e-4, 0.01, 7, np.zeros(1, dtype=np.int64))
+
+    def worst(labels):
+        t = np.zeros((k, 2))
+        np.add.at(t, labels, w)
+        return float(np.abs(t - 1.0).max())
+
+    assert worst(start) > 0.3
+    early, full = start.copy(), start.copy()
+    moved_early = anneal(*args, early, *rest, 0.3)
+    moved_full = anneal(*args, full, *rest, -1.0)
+    assert worst(early) <= 0.3
+    assert 0 < moved_early < moved_full
+    assert noncontiguous_grids(g.indptr, g.indices, early, k) == 0

@@ -107,10 +107,14 @@ def _shared(v, a, b, labels, indptr, indices, length):
 
 @numba.njit(cache=True, nogil=True)
 def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters, t0, t1, lam, seed,
-           stop):
+           stop, within):
     """Anneal ``labels`` in place (weights ``w`` normalised to a mean of 1 per grid);
     returns the number of moves taken. Releases the GIL (passes run on threads side by
-    side) and gives up early once ``stop[0]`` is set (checked every 65,536 tries).
+    side) and gives up early once ``stop[0]`` is set (checked every 65,536 tries), or
+    as soon as every weight of every grid is within ``within`` of its mean (the
+    tolerance; -1 never): the balancing is done and the compaction comes next, while
+    cooling on could drift out again (georgia k = 8: within 2 % mid-pass, 3.4 % at its
+    end; now 1.9 %).
 
     Tries are drawn from all units as :func:`_propose` does, but a unit inside its grid
     (no neighbour elsewhere: 72 % of the tries at k = 200 on 30,000 cells) is turned
@@ -135,6 +139,13 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     for x in range(n):
         deg[x] = indptr[x + 1] - indptr[x]
         border[x] = _is_border(x, labels, indptr, indices)
+    out = 0  # (grid, weight) pairs further than ``within`` from the mean
+    for d in range(k):
+        for j in range(m):
+            if abs(tal[d, j] - 1.0) > within:
+                out += 1
+    if out == 0:
+        return 0
     for it in range(iters):
         if (it & 0xFFFF) == 0 and stop[0]:
             break
@@ -161,6 +172,8 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
         per[a] += 2.0 * la - perimeter[v]
         per[b] += perimeter[v] - 2.0 * lb
         for j in range(m):
+            out += ((abs(ta[j] - 1.0) > within) - (abs(tal[a, j] - 1.0) > within)
+                    + (abs(tb[j] - 1.0) > within) - (abs(tal[b, j] - 1.0) > within))
             tal[a, j] = ta[j]
             tal[b, j] = tb[j]
         border[v] = _is_border(v, labels, indptr, indices)
@@ -168,6 +181,8 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
             x = indices[e]
             border[x] = _is_border(x, labels, indptr, indices)
         taken += 1
+        if out == 0:
+            break
     return taken
 
 

@@ -231,7 +231,7 @@ def _anneal_passes(g: UnitGraph, w: np.ndarray, k: int, start: np.ndarray, key, 
     def run(i: int) -> None:
         t0, iters, seed, _ = plans[i]
         anneal(g.indptr, g.indices, g.length, wc, g.perimeter, trials[i], k, bands, locked, iters,
-               t0, 1e-6, ANNEAL_LAM, seed, stop)  # fmt: skip
+               t0, 1e-6, ANNEAL_LAM, seed, stop, tolerance)  # fmt: skip
 
     best = start
     with ThreadPoolExecutor(max_workers=max(1, len(plans))) as pool:
