@@ -82,6 +82,22 @@ def _weights(units, names):
                 units[n].to_numpy(dtype=float)) for n in names}
 
 
+def bar_tolerance(k: int) -> float:
+    """The issue's balance bar: 2 % for k <= 50, 5 % at k = 200."""
+    return 0.02 if k <= 50 else 0.05
+
+
+def bar_allowance(units, names, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(weights normalised to a mean of 1 per grid, n x m; per weight, the bar's
+    tolerance or the heaviest unit where one alone is heavier: the solver's
+    ``allowance``)."""
+    from gis.partition.solver import allowance
+
+    w = _weights(units, names)
+    wn = np.column_stack([w[n] / w[n].sum() * k for n in names])
+    return wn, allowance(wn, bar_tolerance(k))
+
+
 def metis_tolerance(units, names, k: int) -> float:
     """The worst per-weight deviation METIS reaches on this input (as a fraction, at least
     the bench's own tolerance, below 1): ours run at it compares compactness at equal
@@ -90,7 +106,7 @@ def metis_tolerance(units, names, k: int) -> float:
     w = _weights(units, names)
     dev = max(float(np.abs(np.bincount(labels, weights=w[n], minlength=k) / (w[n].sum() / k)
                            - 1).max()) for n in names)
-    return float(min(0.95, max(0.02 if k <= 50 else 0.05, dev)))
+    return float(min(0.95, max(bar_tolerance(k), dev)))
 
 
 def run_method(method: str, units, names, k: int, cap: float, tol: float | None = None) -> np.ndarray:
@@ -101,7 +117,7 @@ def run_method(method: str, units, names, k: int, cap: float, tol: float | None 
     if method in ("ours", "ours_at_metis"):
         from gis.partition import partition
 
-        tol = tol or (0.02 if k <= 50 else 0.05)
+        tol = tol or bar_tolerance(k)
         return partition(units, k, names, seed=0, tolerance=tol, check_tolerance=False).labels_
     g = build_graph(units.geometry.to_numpy())
     w = _weights(units, names)
@@ -151,7 +167,7 @@ def run_method(method: str, units, names, k: int, cap: float, tol: float | None 
         G.add_edges_from(zip(i.tolist(), j.tolist(), strict=True))
         tot = float(blend.sum() * 1e6)
         a = recursive_tree_part(Graph.from_networkx(G), range(k), tot / k, "pop",
-                                0.02 if k <= 50 else 0.05)
+                                bar_tolerance(k))
         return np.array([a[v] for v in range(g.n)])
     if method.startswith("spopt"):
         import warnings
@@ -282,13 +298,10 @@ def ruled_out(g, units, names, k: int) -> list[dict]:
     those allowances. Empty when nothing is proven (which does not prove the targets
     reachable). ``g`` is the units' graph."""
     from gis.partition.feasibility import crowded_units
-    from gis.partition.solver import allowance
 
     if len(names) < 2:
         return []
-    w = _weights(units, names)
-    wn = np.column_stack([w[n] / w[n].sum() * k for n in names])
-    allow = allowance(wn, 0.02 if k <= 50 else 0.05)
+    wn, allow = bar_allowance(units, names, k)
     return [{"unit": c.unit, "weight": names[c.weight], "by": names[c.by],
              "by_at_least_pct": round(100 * c.need, 2), "weight_at_least_pct": round(100 * c.least, 1),
              "weight_allowed_pct": round(100 * c.limit, 1)}
@@ -298,15 +311,13 @@ def ruled_out(g, units, names, k: int) -> list[dict]:
 def grids_outside(units, names, k: int, labels: np.ndarray) -> int:
     """How many grids have any weight further from its mean than the bar allows (2 %
     for k <= 50, 5 % at k = 200, or the heaviest unit where one alone is heavier: the
-    solver's ``allowance``). Why: the max deviation names the worst grid only; a plan
-    with one grid out and one with every grid out have the same max."""
-    from gis.partition.solver import allowance
-
-    w = _weights(units, names)
-    wn = np.column_stack([w[n] / w[n].sum() * k for n in names])
+    solver's ``allowance``, :func:`bar_allowance`). Why: the max deviation names the
+    worst grid only; a plan with one grid out and one with every grid out have the same
+    max."""
+    wn, allow = bar_allowance(units, names, k)
     tallies = np.zeros((max(k, int(labels.max()) + 1), len(names)))  # an empty grid is out
     np.add.at(tallies, labels, wn)
-    over = np.abs(tallies - 1.0) > allowance(wn, 0.02 if k <= 50 else 0.05) + 1e-9
+    over = np.abs(tallies - 1.0) > allow + 1e-9
     return int(over.any(axis=1).sum())
 
 
