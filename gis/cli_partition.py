@@ -15,7 +15,7 @@ DbOption = Annotated[
 def partition_command(
     layer: Annotated[str, typer.Argument(help="Layer key of the draft plan (e.g. environment)")],
     parent_code: Annotated[str, typer.Option("--parent-code", help="Grid code of the area to split (town: 9 digits)")],
-    k: Annotated[int, typer.Option("--k", help="Number of grids")],
+    k: Annotated[int | None, typer.Option("--k", help="Number of grids (or --grid-workload)")] = None,
     units: Annotated[str, typer.Option(
         help="Units: villages (admin units below the parent), cells, or blocks (cut by the store's roads and "
              "rivers, then by cells; grids prefer the lines as borders)")] = "villages",
@@ -34,13 +34,20 @@ def partition_command(
         "--lock", help="UNIT=GROUP: the group's units end in one grid and never move; repeatable")] = None,
     best_effort: Annotated[bool, typer.Option(
         "--best-effort", help="Partition even when the tolerance is provably out of reach (say so in notes)")] = False,
+    grid_workload: Annotated[float | None, typer.Option(
+        help="Instead of --k: grids of about this much work each, in --workload-weight (enterprises, "
+             "incidents: a count; area: km2); k is the total over it, rounded")] = None,
+    workload_weight: Annotated[str | None, typer.Option(
+        help="The weight --grid-workload counts (default: the first of --weights)")] = None,
     db: DbOption = None,
 ) -> None:
-    """Partition a parent grid into k contiguous grids balanced on the weights; write a draft plan."""
+    """Partition a parent grid into k contiguous grids (or grids of a target workload)
+    balanced on the weights; write a draft plan."""
     from gis.cli import friendly
 
     friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
-                   seed_unit or [], lock or [], best_effort, cell_workload)  # fmt: skip
+                   seed_unit or [], lock or [], best_effort, cell_workload, grid_workload,
+                   workload_weight)  # fmt: skip
 
 
 def _parse_locks(items: list[str]) -> dict[str, str]:
@@ -54,7 +61,8 @@ def _parse_locks(items: list[str]) -> dict[str, str]:
 
 
 def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
-         seed_units=(), locks=(), best_effort=False, cell_workload=None) -> None:  # fmt: skip
+         seed_units=(), locks=(), best_effort=False, cell_workload=None, grid_workload=None,
+         workload_weight=None) -> None:  # fmt: skip
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -66,7 +74,8 @@ def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tol
         layer=layer, parent_code=parent_code, k=k, units=units, cell_size=cell_size, cell_shape=cell_shape,
         weights=[w.strip() for w in weights.split(",") if w.strip()], seed=seed, tolerance=tolerance,
         plan_name=plan_name, seed_units=list(seed_units), locked=_parse_locks(list(locks)),
-        best_effort=best_effort, cell_workload=cell_workload,
+        best_effort=best_effort, cell_workload=cell_workload, grid_workload=grid_workload,
+        workload_weight=workload_weight,
     )
     console = Console(stderr=True)
     with _open(db) as store, Progress(

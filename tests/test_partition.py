@@ -452,3 +452,17 @@ def test_excess_key_prefers_fewer_grids_outside_when_the_worst_is_stuck():
     assert kg[:2] == pytest.approx((0.48, 0.5)) and kb[:2] == pytest.approx((0.48, 0.5))
     assert kg[2] == pytest.approx(0.48 + 0.38) and kb[2] == pytest.approx(0.48 + 0.38 + 0.08 + 0.08)
     assert kg < kb
+
+
+def test_k_for_workload_rounds_to_the_nearest_and_refuses_what_it_cannot_give() -> None:
+    from gis.partition.solver import k_for_workload
+
+    assert k_for_workload(674.0, 150.0, 20) == 4  # 4.49
+    assert k_for_workload(675.0, 150.0, 20) == 5  # 4.5: half up
+    assert k_for_workload(40.0, 150.0, 20) == 1  # never below one grid
+    for total, per_grid in ((0.0, 10.0), (100.0, 0.0), (100.0, float("nan"))):
+        with pytest.raises(InvalidInput) as err:
+            k_for_workload(total, per_grid, 20, "enterprises", "企业数")
+        assert err.value.problems[0].field == "grid_workload"
+    with pytest.raises(InvalidInput, match="k = 21 grids"):
+        k_for_workload(210.0, 10.0, 20)

@@ -316,3 +316,51 @@ def test_blocks_cut_by_roads_and_rivers_and_the_share_of_borders_along_them(db: 
         assert plain.barrier is None and plain.to_json()["barrier_share"] is None
     finally:
         store.close()
+
+
+def test_grids_of_a_target_workload(db: Path, client) -> None:
+    """``grid_workload`` instead of k: k is the town's total of the workload weight over
+    it, rounded (enterprises a count, area in km^2), said in the first note; refused
+    with both or neither of k and grid_workload, a workload weight that is not balanced,
+    or a workload so small it needs more grids than units (naming the town)."""
+    from gis.errors import InvalidInput
+    from gis.partition.job import PartitionRequest, run_partition
+
+    store = open_store(str(db))
+    try:
+        base = dict(layer="environment", parent_code=TOWN, units="villages", tolerance=0.15, best_effort=True)
+        out = run_partition(store, PartitionRequest(grid_workload=150.0, **base), write=False)
+        total = float(out.units["enterprises"].sum())
+        assert total > 300
+        expected = int(total / 150.0 + 0.5)
+        assert out.result.k == expected == len(out.table), (total, out.result.k)
+        en, zh = out.result.notes[0]
+        assert f"k = {expected} grids from about 150 enterprises per grid" in en and "企业数" in zh
+        km2 = float(out.units["area"].sum()) / 1e6
+        area = run_partition(store, PartitionRequest(grid_workload=km2 / 3.2, workload_weight="area", **base),
+                             write=False)  # fmt: skip
+        assert area.result.k == 3 and "km2" in area.result.notes[0][0]
+        assert "平方公里" in area.result.notes[0][1]
+        for bad, field in ((dict(k=4, grid_workload=100.0), "k"), (dict(), "k"),
+                           (dict(grid_workload=100.0, workload_weight="incidents"), "workload_weight"),
+                           (dict(grid_workload=0.5), "grid_workload")):
+            with pytest.raises(InvalidInput) as err:
+                run_partition(store, PartitionRequest(**base, **bad), write=False)
+            assert err.value.problems[0].field == field, (bad, err.value)
+        assert "more than the" in err.value.message and TOWN in err.value.message
+    finally:
+        store.close()
+    r = client.post("/plans/environment/partition", json={"parent_code": TOWN, "grid_workload": 150.0,
+                                                          "tolerance": 0.15, "best_effort": True})
+    assert r.status_code == 202, r.text
+    body = _wait(client, r.json()["id"], lambda b: b["status"] != "running")
+    assert body["status"] == "done" and body["result"]["k"] == expected, body
+    for bad in ({"parent_code": TOWN, "k": 4, "grid_workload": 100.0}, {"parent_code": TOWN}):
+        r = client.post("/plans/environment/partition", json=bad)
+        assert r.status_code == 422 and "grid_workload" in r.text, r.text
+    args = ["partition", "environment", "--parent-code", TOWN, "--tolerance", "0.15", "--best-effort", "--db", str(db)]
+    cli = CliRunner().invoke(app, args + ["--grid-workload", "150"])
+    assert cli.exit_code == 0, cli.output
+    assert f"k = {expected} grids from about 150 enterprises per grid" in " ".join(cli.output.split())
+    cli = CliRunner().invoke(app, args)
+    assert cli.exit_code == 1 and "grid_workload" in cli.output, cli.output

@@ -29,7 +29,7 @@ _STATUS_BY_NAME = {cls.__name__: code for cls, code in STATUS.items()}
 
 class PartitionBody(BaseModel):
     parent_code: str = Field(..., description="Grid code of the area to split (town: 9 digits)", examples=["310199104"])
-    k: int = Field(..., ge=1, description="Number of grids")
+    k: int | None = Field(None, ge=1, description="Number of grids; or leave it out and give grid_workload")
     units: str = Field("villages", description="villages (admin units below the parent), cells, or blocks "
                        "(cut by the store's roads and rivers, then by cells; grids prefer the lines as borders)")
     cell_size: float = Field(300.0, gt=0, description="Cell side in metres (units=cells or blocks)")
@@ -47,6 +47,11 @@ class PartitionBody(BaseModel):
     best_effort: bool = Field(False, description="Partition even when the tolerance is provably out of reach "
                               "(a unit too heavy, a cluster too dense), within the allowances, saying so in "
                               "the notes; by default such a request fails with the units that rule it out")
+    grid_workload: float | None = Field(None, gt=0, description="Instead of k: grids of about this much work "
+                                        "each, counted in workload_weight (enterprises, incidents: a count; area: "
+                                        "km2); k is the total over it, rounded")
+    workload_weight: str | None = Field(None, description="The weight grid_workload counts (default: the first "
+                                        "of weights)")
 
 
 def _view(state: jobs.JobState) -> dict[str, Any]:

@@ -62,7 +62,8 @@ class PartitionRequest:
 
     layer: str
     parent_code: str
-    k: int
+    #: number of grids; or leave it out and give ``grid_workload``
+    k: int | None = None
     units: str = "villages"
     cell_size: float = 300.0
     #: cells sized from the workload instead: about this much of the first point weight
@@ -81,8 +82,38 @@ class PartitionRequest:
     #: it, or a cluster too dense for it), within the allowances, saying so in the notes;
     #: by default such a request is refused with the units that rule it out
     best_effort: bool = False
+    #: grids of a target workload instead of k: about this much of ``workload_weight``
+    #: per grid (enterprises, incidents: a count; area: km^2); k is the total over it,
+    #: rounded (:func:`gis.partition.solver.k_for_workload`)
+    grid_workload: float | None = None
+    #: the weight ``grid_workload`` is counted in; default the first of ``weights``
+    workload_weight: str | None = None
 
     def check(self) -> None:
+        if (self.k is None) == (self.grid_workload is None):
+            raise InvalidInput(
+                "Give either k (the number of grids) or grid_workload (about how much work per grid), not "
+                + ("both" if self.k is not None else "neither"),
+                "请指定网格数 k 或每格工作量 grid_workload 之一" + ("，不能同时指定" if self.k is not None else ""),
+                [Problem("exactly one of k, grid_workload", "k 与 grid_workload 只能指定其一", field="k")],
+            )
+        if self.k is not None and not (isinstance(self.k, int | np.integer) and self.k >= 1):
+            raise InvalidInput(f"k must be a whole number of at least 1, got {self.k!r}",
+                               f"网格数 k 必须为不小于 1 的整数，收到 {self.k!r}",
+                               [Problem("not a whole number >= 1", "不是不小于 1 的整数", field="k")])  # fmt: skip
+        if self.grid_workload is not None:
+            if not (isinstance(self.grid_workload, int | float) and self.grid_workload > 0):
+                raise InvalidInput(
+                    f"grid_workload must be a positive number, got {self.grid_workload!r}",
+                    f"每格工作量 grid_workload 必须为正数，收到 {self.grid_workload!r}",
+                    [Problem("not positive", "不是正数", field="grid_workload")],
+                )
+            if self.weights and self.workload_of() not in self.weights:
+                raise InvalidInput(
+                    f"workload_weight {self.workload_weight!r} is not among the weights {self.weights}",
+                    f"工作量权重 {self.workload_weight!r} 不在均衡权重 {self.weights} 中",
+                    [Problem("not a balanced weight", "不是均衡权重", field="workload_weight")],
+                )
         if self.units not in UNIT_KINDS:
             raise InvalidInput(
                 f"units must be one of {UNIT_KINDS}, got {self.units!r}",
@@ -111,6 +142,10 @@ class PartitionRequest:
                 f"parent code {self.parent_code!r} must be digits",
                 f"上级编码 {self.parent_code!r} 必须为数字",
             )
+
+    def workload_of(self) -> str:
+        """The weight ``grid_workload`` is counted in."""
+        return self.workload_weight or self.weights[0]
 
 
 @dataclass
@@ -348,6 +383,44 @@ def _seeds_and_locks(units: gpd.GeoDataFrame, request: PartitionRequest) -> tupl
     return seeds, locked_col
 
 
+def workload_total(units: gpd.GeoDataFrame, weight: str) -> float:
+    """The whole of ``weight`` over the units, in the unit ``grid_workload`` is given in
+    (area: km^2 in the units' projected CRS; any other weight: its column's sum)."""
+    if weight == "area" and "area" not in units.columns:
+        from gis.partition.units import project_units
+
+        return float(project_units(units).geometry.area.sum()) / 1e6
+    return float(units[weight].sum())
+
+
+def _k_of(request: PartitionRequest, units: gpd.GeoDataFrame, parent: Parent):
+    """k, given or from ``grid_workload``; with the latter also a function making the
+    note that says what k it gave and the mean per grid (None with a given k)."""
+    if request.grid_workload is None:
+        return int(request.k), None
+    from gis.partition.diagnose import WEIGHT_ZH
+    from gis.partition.solver import amount, k_for_workload
+
+    weight = request.workload_of()
+    what, what_zh = ("km2", "面积（平方公里）") if weight == "area" else (weight, WEIGHT_ZH.get(weight, weight))
+    total = workload_total(units, weight)
+    try:
+        k = k_for_workload(total, float(request.grid_workload), len(units), what, what_zh)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{parent.code}: {exc.message}", f"{parent.code}：{exc.message_zh}", exc.problems) from None
+    asked = float(request.grid_workload)
+
+    def note(result: PartitionResult) -> tuple[str, str]:
+        mean = total / result.k
+        return (
+            f"k = {result.k} grids from about {asked:g} {what} per grid: {amount(total)} in all, "
+            f"{amount(mean)} per grid on average",
+            f"按每格{what_zh}约 {asked:g} 划分：共 {amount(total)}，{result.k} 个网格，平均每格 {amount(mean)}",
+        )
+
+    return k, note
+
+
 def run_partition(store, request: PartitionRequest, progress: Progress | None = None, *, write: bool = True) -> PartitionOutcome:
     """Partition the parent's units into k grids and write them into a new draft plan."""
     progress = progress or _noop
@@ -364,8 +437,9 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
     units = add_weights(store, units, list(request.weights))
     units.index = pd.Index(units["unit"].astype(str).to_numpy(), name="unit_id")  # errors name units
     seeds, locked_col = _seeds_and_locks(units, request)
+    k, per_grid_note = _k_of(request, units, parent)
     progress(0.2, "partition")
-    result = partition(units, int(request.k), list(request.weights), seed=request.seed, tolerance=request.tolerance,
+    result = partition(units, k, list(request.weights), seed=request.seed, tolerance=request.tolerance,
                        seeds=seeds, locked_col=locked_col, check_tolerance=not request.best_effort,
                        barriers=lines if request.units == "blocks" else None,
                        barrier_near=BARRIER_NEAR_M["blocks"],
@@ -376,6 +450,8 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
             f"Cells of {size:,.0f} m a side: about {request.cell_workload:g} {first} per cell on average",
             f"单元边长 {size:,.0f} 米：平均每格约 {request.cell_workload:g} 个 {first}",
         ))
+    if per_grid_note is not None:
+        result.notes.insert(0, per_grid_note(result))
     table = grids_frame(result, prefix=parent.code)
     result.notes.extend(shortfall_notes(result.shortfalls, list(table["code"]), result.k))
     barrier = _barrier(lines, table, request.units, size)

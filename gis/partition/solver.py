@@ -144,6 +144,45 @@ def allot_k(totals: np.ndarray, k: int, sizes: np.ndarray) -> np.ndarray:
     return out
 
 
+def amount(x: float) -> str:
+    """A workload total for people: whole numbers from 100 up, two decimals below."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+
+
+def k_for_workload(total: float, per_grid: float, n_units: int, what: str = "workload",
+                   what_zh: str = "工作量") -> int:
+    """The number of grids that carry about ``per_grid`` of a workload whose whole is
+    ``total``: total / per_grid rounded to the nearest whole number, at least 1.
+
+    Why: planners often ask for "one grid per ~300 enterprises" (or per 5 km^2) rather
+    than for k; rounding to the nearest keeps the mean per grid closest to what they
+    asked. Refused when the area holds none of it, or when it would take more grids
+    than there are units (``what`` / ``what_zh`` name the workload in the errors).
+    """
+    if not (np.isfinite(per_grid) and per_grid > 0):
+        raise InvalidInput(
+            f"The workload per grid must be a positive number, got {per_grid}",
+            f"每个网格的工作量必须为正数，收到 {per_grid}",
+            [Problem("not positive", "不是正数", field="grid_workload")],
+        )
+    if not total > 0:
+        raise InvalidInput(
+            f"The area holds no {what}: k cannot come from a {what} per grid; give k",
+            f"区域内没有{what_zh}，无法按每格工作量确定网格数；请指定网格数 k",
+            [Problem(f"no {what}", f"没有{what_zh}", field="grid_workload")],
+        )
+    k = max(1, int(np.floor(total / per_grid + 0.5)))
+    if k > n_units:
+        raise InvalidInput(
+            f"About {per_grid:g} {what} per grid makes k = {k} grids ({amount(total)} in all), more than "
+            f"the {n_units} units; ask for more per grid or use smaller units",
+            f"每格{what_zh}约 {per_grid:g} 需要 {k} 个网格（共 {amount(total)}），多于单元数 {n_units}；"
+            "请提高每格工作量或使用更小的单元",
+            [Problem(f"k = {k} > {n_units} units", f"k = {k} 大于单元数 {n_units}", field="grid_workload")],
+        )
+    return k
+
+
 def _solve_group(
     g: UnitGraph,
     w: np.ndarray,
