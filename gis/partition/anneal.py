@@ -8,9 +8,11 @@ T falling geometrically, so a grid can pass a ridge; each move still keeps both 
 connected (:func:`gis.partition.constraints.can_leave`). The energy is the squared
 excess of every weight of both grids beyond ``band`` plus ``lam`` x the change of
 their perimeters over the mean grid perimeter (compactness). The solver runs it only
-on partitions outside the tolerance, twice from the same start (hot, then cooler and
-longer: which one wins depends on the input, the cooler one on Jinshan k = 50), and
-keeps the labels least over the allowance.
+on partitions outside the tolerance, three times from the same start (hot, then
+cooler and longer, then cooler aiming each weight at its allowance rather than the
+tolerance: which one wins depends on the input), keeps the labels least over the
+allowance, and tightens them toward the tolerance behind a wall at the allowance
+(``wall``).
 
 :func:`compact` is the last phase of every solve: annealing on the sum of
 Polsby-Popper alone, with balance as a hard wall (no grid may leave the tolerance, or
@@ -107,7 +109,7 @@ def _shared(v, a, b, labels, indptr, indices, length):
 
 @numba.njit(cache=True, nogil=True)
 def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters, t0, t1, lam, seed,
-           stop, within):
+           stop, within, wall):
     """Anneal ``labels`` in place (weights ``w`` normalised to a mean of 1 per grid);
     returns the number of moves taken. Releases the GIL (passes run on threads side by
     side) and gives up early once ``stop[0]`` is set (checked every 65,536 tries), or
@@ -121,6 +123,10 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     away by two small arrays kept up to date move by move (degree, on a border),
     drawing the random numbers :func:`_propose` would: the same moves, 15 % less time
     (a try through :func:`_propose` reads four scattered arrays).
+
+    ``wall`` (k x m) turns away, before the Metropolis test, a move that takes a weight of
+    either grid further from its mean than the wall (``np.inf`` everywhere: no wall).
+    The solver's tightening pass walls each grid at its allowance.
     """
     np.random.seed(seed)
     n, m = w.shape
@@ -159,9 +165,14 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
         b = labels[indices[indptr[v] + np.random.randint(deg[v])]]
         if b == a or size[a] <= 1:
             continue
+        walled = False
         for j in range(m):
             ta[j] = tal[a, j] - w[v, j]
             tb[j] = tal[b, j] + w[v, j]
+            if abs(ta[j] - 1.0) > wall[a, j] or abs(tb[j] - 1.0) > wall[b, j]:
+                walled = True
+        if walled:
+            continue
         de = _excess2(ta, band) + _excess2(tb, band) - _excess2(tal[a], band) - _excess2(tal[b], band)
         la, lb = _shared(v, a, b, labels, indptr, indices, length)
         de += lam * (2.0 * la - 2.0 * lb) / pmean  # a: -perim + 2 la; b: +perim - 2 lb
