@@ -24,7 +24,9 @@ def partition_command(
     cell_workload: Annotated[float | None, typer.Option(
         help="Size cells from the workload instead: about this many enterprises (the first point weight) "
              "per cell on average (--units cells or blocks; overrides --cell-size)")] = None,
-    weights: Annotated[str, typer.Option(help="Comma-separated weights: enterprises, incidents, area")] = "enterprises,area",
+    weights: Annotated[str, typer.Option(
+        help="Comma-separated weights: enterprises, weighted_enterprises (with --enterprise-weights), "
+             "incidents, area")] = "enterprises,area",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same grids)")] = 0,
     tolerance: Annotated[float, typer.Option(help="Allowed deviation from the mean per weight (0.02 = 2 %)")] = 0.02,
     plan_name: Annotated[str | None, typer.Option(help="Name of the draft plan")] = None,
@@ -39,6 +41,11 @@ def partition_command(
              "incidents: a count; area: km2); k is the total over it, rounded")] = None,
     workload_weight: Annotated[str | None, typer.Option(
         help="The weight --grid-workload counts (default: the first of --weights)")] = None,
+    enterprise_weights: Annotated[str | None, typer.Option(
+        help="Weights of the weight weighted_enterprises by --enterprise-weight-by, e.g. "
+             "major=4,high=3,medium=2,low=1 (an enterprise with an empty or unlisted value counts 1)")] = None,
+    enterprise_weight_by: Annotated[str, typer.Option(
+        help="risk_class or supervision_level (for --enterprise-weights)")] = "risk_class",
     db: DbOption = None,
 ) -> None:
     """Partition a parent grid into k contiguous grids (or grids of a target workload)
@@ -47,7 +54,23 @@ def partition_command(
 
     friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
                    seed_unit or [], lock or [], best_effort, cell_workload, grid_workload,
-                   workload_weight)  # fmt: skip
+                   workload_weight, _parse_enterprise_weights(enterprise_weights), enterprise_weight_by)  # fmt: skip
+
+
+def _parse_enterprise_weights(text: str | None) -> dict[str, float] | None:
+    """``major=4,high=3`` -> {"major": 4.0, "high": 3.0}."""
+    if text is None:
+        return None
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--enterprise-weights takes VALUE=WEIGHT,..., got {item!r}")
+    return out
 
 
 def _parse_locks(items: list[str]) -> dict[str, str]:
@@ -62,7 +85,7 @@ def _parse_locks(items: list[str]) -> dict[str, str]:
 
 def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
          seed_units=(), locks=(), best_effort=False, cell_workload=None, grid_workload=None,
-         workload_weight=None) -> None:  # fmt: skip
+         workload_weight=None, enterprise_weights=None, enterprise_weight_by="risk_class") -> None:  # fmt: skip
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -75,7 +98,8 @@ def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tol
         weights=[w.strip() for w in weights.split(",") if w.strip()], seed=seed, tolerance=tolerance,
         plan_name=plan_name, seed_units=list(seed_units), locked=_parse_locks(list(locks)),
         best_effort=best_effort, cell_workload=cell_workload, grid_workload=grid_workload,
-        workload_weight=workload_weight,
+        workload_weight=workload_weight, enterprise_weights=enterprise_weights,
+        enterprise_weight_by=enterprise_weight_by,
     )
     console = Console(stderr=True)
     with _open(db) as store, Progress(
@@ -102,10 +126,17 @@ def rebalance_command(
     layer: Annotated[str, typer.Argument(help="Layer key of the plan (e.g. community)")],
     parent_code: Annotated[str, typer.Option("--parent-code", help="Grid whose child grids are rebalanced (a town)")],
     plan: Annotated[int | None, typer.Option(help="Plan to start from; default: the layer's published plan")] = None,
-    weights: Annotated[str, typer.Option(help="Comma-separated weights: enterprises, incidents, area")] = "enterprises,area",
+    weights: Annotated[str, typer.Option(
+        help="Comma-separated weights: enterprises, weighted_enterprises (with --enterprise-weights), "
+             "incidents, area")] = "enterprises,area",
     tolerance: Annotated[float, typer.Option(help="Target deviation from the mean per weight (0.05 = 5 %)")] = 0.05,
     moves_out: Annotated[str | None, typer.Option("--moves-out", help="Write the moves as CSV (UTF-8 with BOM)")] = None,
     plan_name: Annotated[str | None, typer.Option(help="Name of the draft plan")] = None,
+    enterprise_weights: Annotated[str | None, typer.Option(
+        help="Weights of the weight weighted_enterprises by --enterprise-weight-by, e.g. "
+             "major=4,high=3,medium=2,low=1 (an enterprise with an empty or unlisted value counts 1)")] = None,
+    enterprise_weight_by: Annotated[str, typer.Option(
+        help="risk_class or supervision_level (for --enterprise-weights)")] = "risk_class",
     db: DbOption = None,
 ) -> None:
     """Rebalance the child grids of a grid by moving their sub-grids (people move along,

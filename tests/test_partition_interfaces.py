@@ -364,3 +364,67 @@ def test_grids_of_a_target_workload(db: Path, client) -> None:
     assert f"k = {expected} grids from about 150 enterprises per grid" in " ".join(cli.output.split())
     cli = CliRunner().invoke(app, args)
     assert cli.exit_code == 1 and "grid_workload" in cli.output, cli.output
+
+
+def test_enterprises_weighted_by_risk_class_or_supervision_level(db: Path, client) -> None:
+    """``weighted_enterprises``: each enterprise counts its risk class's (or supervision
+    level's) weight, 1 when empty or unlisted; the units' totals are the town's, worked
+    out here from the store's points, and the grids are balanced on it. Refused: the
+    weight without weights, weights without the weight, an unknown class, a negative
+    weight, an unknown column; the CLI and the API take it too."""
+    from gis.errors import InvalidInput
+    from gis.partition.job import PartitionRequest, run_partition
+
+    risk = {"major": 4.0, "high": 3.0, "medium": 2.0, "low": 1.0}
+    base = dict(layer="environment", parent_code=TOWN, k=4, units="villages", tolerance=0.15, best_effort=True)
+    store = open_store(str(db))
+    try:
+        ents = store.read("enterprises")
+        grids = store.grids(store.published_plan("environment").id)
+        town = grids[grids["code"] == TOWN].geometry.iloc[0]
+        inside = ents[shapely.covers(town, ents.geometry.values)]
+        assert inside["risk_class"].nunique() >= 3  # the case this is for
+        out = run_partition(store, PartitionRequest(weights=["weighted_enterprises", "area"],
+                                                    enterprise_weights=risk, **base), write=False)  # fmt: skip
+        expected = inside["risk_class"].map(risk).fillna(1.0).sum()
+        assert abs(out.units["weighted_enterprises"].sum() - expected) <= 4.0  # a point on the outline at most
+        assert expected > 1.5 * len(inside)
+        assert list(out.table.columns[3:5]) == ["weighted_enterprises", "weighted_enterprises_dev_pct"]
+        assert abs(out.table["weighted_enterprises"].sum() - out.units["weighted_enterprises"].sum()) < 1e-6
+        unlisted = int(inside["risk_class"].isna().sum())
+        en, zh = out.result.notes[0]
+        assert "counted by risk_class (major 4, high 3, medium 2, low 1)" in en and f"{unlisted:,} of the" in en
+        assert "加权企业数" in zh
+        level = run_partition(store, PartitionRequest(weights=["weighted_enterprises"], enterprise_weight_by=
+                                                      "supervision_level", enterprise_weights={"district": 5.0},
+                                                      **base), write=False)  # fmt: skip
+        extra = 4.0 * (inside["supervision_level"] == "district").sum()
+        assert abs(level.units["weighted_enterprises"].sum() - (len(inside) + extra)) <= 4.0
+        for bad, field in ((dict(weights=["weighted_enterprises"]), "enterprise_weights"),
+                           (dict(enterprise_weights=risk), "weights"),
+                           (dict(weights=["weighted_enterprises"], enterprise_weights={"hgih": 3.0}),
+                            "enterprise_weights"),
+                           (dict(weights=["weighted_enterprises"], enterprise_weights={"high": -1.0}),
+                            "enterprise_weights"),
+                           (dict(weights=["weighted_enterprises"], enterprise_weights=risk,
+                                 enterprise_weight_by="industry"), "enterprise_weight_by")):
+            with pytest.raises(InvalidInput) as err:
+                run_partition(store, PartitionRequest(**{**base, **bad}), write=False)
+            assert err.value.problems[0].field == field, (bad, err.value)
+    finally:
+        store.close()
+    args = ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--tolerance", "0.15", "--best-effort",
+            "--weights", "weighted_enterprises,area", "--db", str(db)]
+    cli = CliRunner().invoke(app, args + ["--enterprise-weights", "major=4,high=3,medium=2,low=1"])
+    assert cli.exit_code == 0, cli.output
+    assert "counted by risk_class" in " ".join(cli.output.split())
+    cli = CliRunner().invoke(app, args + ["--enterprise-weights", "major:4"])
+    assert cli.exit_code == 2 and "VALUE=WEIGHT" in cli.output, cli.output
+    body = {"parent_code": TOWN, "k": 4, "tolerance": 0.15, "best_effort": True,
+            "weights": ["weighted_enterprises", "area"], "enterprise_weights": risk}
+    r = client.post("/plans/environment/partition", json=body)
+    assert r.status_code == 202, r.text
+    done = _wait(client, r.json()["id"], lambda b: b["status"] != "running")
+    assert done["status"] == "done" and "weighted_enterprises" in done["result"]["max_dev_pct"], done
+    r = client.post("/plans/environment/partition", json={**body, "enterprise_weights": {"hgih": 3}})
+    assert r.status_code == 422 and "hgih" in r.text, r.text

@@ -37,7 +37,8 @@ class PartitionBody(BaseModel):
     cell_workload: float | None = Field(None, gt=0, description="Size cells from the workload instead: about "
                                         "this much of the first point weight per cell on average (units=cells or blocks; "
                                         "overrides cell_size)")
-    weights: list[str] = Field(default_factory=lambda: ["enterprises", "area"])
+    weights: list[str] = Field(default_factory=lambda: ["enterprises", "area"],
+                               description="enterprises, weighted_enterprises (with enterprise_weights), incidents, area")
     seed: int = 0
     tolerance: float = Field(0.02, gt=0, lt=1)
     plan_name: str | None = None
@@ -52,6 +53,10 @@ class PartitionBody(BaseModel):
                                         "km2); k is the total over it, rounded")
     workload_weight: str | None = Field(None, description="The weight grid_workload counts (default: the first "
                                         "of weights)")
+    enterprise_weights: dict[str, float] | None = Field(
+        None, description="For the weight weighted_enterprises: a weight per value of enterprise_weight_by, e.g. "
+        '{"major": 4, "high": 3, "medium": 2, "low": 1}; an enterprise with an empty or unlisted value counts 1')
+    enterprise_weight_by: str = Field("risk_class", description="risk_class or supervision_level")
 
 
 def _view(state: jobs.JobState) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import numpy as np
 from gis.partition.graph import UnitGraph, grid_neighbours
 
 #: weights named in Chinese in the notes (others by their column name)
-WEIGHT_ZH = {"enterprises": "企业数", "incidents": "事件数", "area": "面积"}
+WEIGHT_ZH = {"enterprises": "企业数", "weighted_enterprises": "加权企业数", "incidents": "事件数", "area": "面积"}
 
 
 @dataclass

@@ -37,7 +37,7 @@ import pandas as pd
 import shapely
 
 from gis.errors import GridGisError, InvalidInput, NotFound, Problem
-from gis.model import STORE_CRS, admin_code_to_grid_code
+from gis.model import RISK_CLASSES, STORE_CRS, SupervisionLevel, admin_code_to_grid_code
 from gis.partition.diagnose import shortfall_notes
 from gis.partition.output import barrier_share, dissolve, grids_frame
 from gis.partition.solver import PartitionResult, partition
@@ -51,6 +51,12 @@ UNIT_KINDS = ("villages", "cells", "blocks")
 #: road centre lines; cells get half a cell side (their staircase can come no closer)
 BARRIER_NEAR_M = {"villages": 25.0, "blocks": 1.0}
 POINT_WEIGHTS = {"enterprises": "enterprises", "incidents": "incidents"}
+#: enterprises counted with a weight per risk class or supervision level
+#: (``PartitionRequest.enterprise_weights``)
+WEIGHTED_ENTERPRISES = "weighted_enterprises"
+#: the enterprise columns a weighted count can go by, and their values
+ENTERPRISE_WEIGHT_BY = {"risk_class": RISK_CLASSES, "supervision_level": tuple(s.value for s in SupervisionLevel)}
+BY_ZH = {"risk_class": "风险等级", "supervision_level": "监管级别"}
 #: per-grid table columns shown by the CLI and returned by the API (weights are added)
 TABLE_BASE = ["code", "name", "units"]
 TABLE_TAIL = ["area_km2", "polsby_popper", "neighbours"]
@@ -88,6 +94,12 @@ class PartitionRequest:
     grid_workload: float | None = None
     #: the weight ``grid_workload`` is counted in; default the first of ``weights``
     workload_weight: str | None = None
+    #: the weight ``weighted_enterprises`` gives each enterprise by its
+    #: ``enterprise_weight_by`` (``risk_class`` or ``supervision_level``), e.g.
+    #: {"major": 4, "high": 3, "medium": 2, "low": 1}; an enterprise whose value is
+    #: empty or not listed counts 1
+    enterprise_weights: dict[str, float] | None = None
+    enterprise_weight_by: str = "risk_class"
 
     def check(self) -> None:
         if (self.k is None) == (self.grid_workload is None):
@@ -137,11 +149,51 @@ class PartitionRequest:
                     "cell_workload needs a point weight (enterprises or incidents) among the weights",
                     "cell_workload 需要在权重中包含点权重（enterprises 或 incidents）",
                 )
+        self._check_enterprise_weights()
         if not str(self.parent_code).isdigit():
             raise InvalidInput(
                 f"parent code {self.parent_code!r} must be digits",
                 f"上级编码 {self.parent_code!r} 必须为数字",
             )
+
+    def _check_enterprise_weights(self) -> None:
+        wanted = WEIGHTED_ENTERPRISES in self.weights
+        if not wanted and not self.enterprise_weights:
+            return
+        if wanted and not self.enterprise_weights:
+            raise InvalidInput(
+                f"The weight {WEIGHTED_ENTERPRISES} needs enterprise_weights (a weight per risk class or "
+                "supervision level, e.g. major=4, high=3, medium=2, low=1)",
+                f"权重 {WEIGHTED_ENTERPRISES}（加权企业数）需要 enterprise_weights（按风险等级或监管级别的权重，"
+                "如 major=4, high=3, medium=2, low=1）",
+                [Problem("missing", "缺少", field="enterprise_weights")],
+            )
+        if not wanted:
+            raise InvalidInput(
+                f"enterprise_weights are used by the weight {WEIGHTED_ENTERPRISES}; add it to the weights",
+                f"enterprise_weights 用于权重 {WEIGHTED_ENTERPRISES}（加权企业数），请将其加入均衡权重",
+                [Problem(f"{WEIGHTED_ENTERPRISES} not among the weights", f"均衡权重中没有 {WEIGHTED_ENTERPRISES}",
+                         field="weights")],
+            )
+        values = ENTERPRISE_WEIGHT_BY.get(self.enterprise_weight_by)
+        if values is None:
+            raise InvalidInput(
+                f"enterprise_weight_by must be one of {tuple(ENTERPRISE_WEIGHT_BY)}, got {self.enterprise_weight_by!r}",
+                f"enterprise_weight_by 必须为 {tuple(ENTERPRISE_WEIGHT_BY)} 之一，收到 {self.enterprise_weight_by!r}",
+                [Problem("unknown column", "未知字段", field="enterprise_weight_by")],
+            )
+        problems = []
+        for key, value in self.enterprise_weights.items():
+            if key not in values:
+                problems.append(Problem(f"unknown {self.enterprise_weight_by} {key!r}; use {', '.join(values)}",
+                                        f"未知的 {self.enterprise_weight_by} 取值 {key!r}；可用 {'、'.join(values)}",
+                                        field="enterprise_weights"))  # fmt: skip
+            elif not (isinstance(value, int | float) and np.isfinite(value) and value >= 0):
+                problems.append(Problem(f"{key}: weight {value!r} is not a number >= 0",
+                                        f"{key}：权重 {value!r} 不是不小于 0 的数", field="enterprise_weights"))
+        if problems:
+            raise InvalidInput("enterprise_weights has values it cannot use", "enterprise_weights 中有无法使用的取值",
+                               problems)  # fmt: skip
 
     def workload_of(self) -> str:
         """The weight ``grid_workload`` is counted in."""
@@ -342,19 +394,54 @@ def workload_cell_size(store, parent: Parent, weight: str, per_cell: float) -> f
     return cell_size_for(area, float(inside), per_cell)
 
 
-def add_weights(store, units: gpd.GeoDataFrame, weights: list[str]) -> gpd.GeoDataFrame:
-    """Point counts from the store for ``enterprises`` / ``incidents``; ``area`` is left to the solver."""
+def add_weights(store, units: gpd.GeoDataFrame, weights: list[str], enterprise_weights: dict | None = None,
+                by: str = "risk_class") -> gpd.GeoDataFrame:
+    """Point counts from the store for ``enterprises`` / ``incidents``, and for
+    ``weighted_enterprises`` the enterprises' weights by their ``by`` column
+    (:func:`enterprise_point_weights`); ``area`` is left to the solver."""
     out = units.copy()
     for w in weights:
         if w in POINT_WEIGHTS:
             pts = store.read(POINT_WEIGHTS[w])
             out[w] = aggregate_points(out, pts) if len(pts) else np.zeros(len(out))
+        elif w == WEIGHTED_ENTERPRISES:
+            pts = store.read("enterprises")
+            each = enterprise_point_weights(pts, enterprise_weights or {}, by)
+            out[w] = aggregate_points(out, pts, weights=each) if len(pts) else np.zeros(len(out))
         elif w != "area" and w not in out.columns:
             raise InvalidInput(
-                f"Unknown weight {w!r}; use enterprises, incidents or area",
-                f"未知权重 {w!r}；可用 enterprises、incidents 或 area",
+                f"Unknown weight {w!r}; use enterprises, {WEIGHTED_ENTERPRISES}, incidents or area",
+                f"未知权重 {w!r}；可用 enterprises、{WEIGHTED_ENTERPRISES}、incidents 或 area",
             )
     return out
+
+
+def enterprise_point_weights(enterprises: pd.DataFrame, weights: dict[str, float], by: str) -> np.ndarray:
+    """Each enterprise's weight from its ``by`` value (risk class, supervision level):
+    ``weights[value]``, 1 where the value is empty or not listed.
+
+    Why 1: an enterprise not yet classed is still one to supervise; counting it 0 would
+    let a grid of unclassed enterprises look empty.
+    """
+    values = enterprises[by].astype(object).where(enterprises[by].notna(), None)
+    return np.array([float(weights.get(v, 1.0)) if v is not None else 1.0 for v in values], dtype=float)
+
+
+def _weighted_note(store, request: PartitionRequest, units: gpd.GeoDataFrame) -> tuple[str, str]:
+    """What ``weighted_enterprises`` counted: the weights and how many enterprises of
+    the area were counted 1 for an empty or unlisted value."""
+    pts = store.read("enterprises")
+    by = request.enterprise_weight_by
+    weights = request.enterprise_weights or {}
+    inside = aggregate_points(units, pts).sum() if len(pts) else 0.0
+    unlisted = ~pts[by].isin(list(weights)) if len(pts) else pd.Series(dtype=bool)
+    other = aggregate_points(units, pts, weights=unlisted.to_numpy(float)).sum() if len(pts) else 0.0
+    listed = ", ".join(f"{k} {v:g}" for k, v in weights.items())
+    return (
+        f"{WEIGHTED_ENTERPRISES}: enterprises counted by {by} ({listed}); {other:,.0f} of the "
+        f"{inside:,.0f} here have no listed {by} and count 1 each",
+        f"加权企业数按{BY_ZH[by]}（{by}）计（{listed}）；本区域 {inside:,.0f} 家企业中 {other:,.0f} 家无所列取值，各计 1",
+    )
 
 
 # ---------------------------------------------------------------------- the job
@@ -434,7 +521,8 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
         size = workload_cell_size(store, parent, first, float(request.cell_workload))
     lines = _lines(store, parent)  # read once: blocks, the preference for them, the share
     units = load_units(store, parent, request.units, size, request.cell_shape, lines)
-    units = add_weights(store, units, list(request.weights))
+    units = add_weights(store, units, list(request.weights), request.enterprise_weights,
+                        request.enterprise_weight_by)
     units.index = pd.Index(units["unit"].astype(str).to_numpy(), name="unit_id")  # errors name units
     seeds, locked_col = _seeds_and_locks(units, request)
     k, per_grid_note = _k_of(request, units, parent)
@@ -452,6 +540,8 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
         ))
     if per_grid_note is not None:
         result.notes.insert(0, per_grid_note(result))
+    if WEIGHTED_ENTERPRISES in request.weights:
+        result.notes.insert(0, _weighted_note(store, request, units))
     table = grids_frame(result, prefix=parent.code)
     result.notes.extend(shortfall_notes(result.shortfalls, list(table["code"]), result.k))
     barrier = _barrier(lines, table, request.units, size)
