@@ -371,7 +371,8 @@ def test_enterprises_weighted_by_risk_class_or_supervision_level(db: Path, clien
     level's) weight, 1 when empty or unlisted; the units' totals are the town's, worked
     out here from the store's points, and the grids are balanced on it. Refused: the
     weight without weights, weights without the weight, an unknown class, a negative
-    weight, an unknown column; the CLI and the API take it too."""
+    weight, an unknown column (and by rebalance, which takes no weights); the CLI and the
+    API take it too."""
     from gis.errors import InvalidInput
     from gis.partition.job import PartitionRequest, run_partition
 
@@ -411,6 +412,11 @@ def test_enterprises_weighted_by_risk_class_or_supervision_level(db: Path, clien
             with pytest.raises(InvalidInput) as err:
                 run_partition(store, PartitionRequest(**{**base, **bad}), write=False)
             assert err.value.problems[0].field == field, (bad, err.value)
+        from gis.partition.plan_rebalance import run_rebalance
+
+        with pytest.raises(InvalidInput) as err:  # rebalance takes no enterprise weights: said, not ignored
+            run_rebalance(store, "environment", "310199102", ["weighted_enterprises"], write=False)
+        assert err.value.problems[0].field == "enterprise_weights"
     finally:
         store.close()
     args = ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--tolerance", "0.15", "--best-effort",

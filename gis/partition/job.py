@@ -57,6 +57,17 @@ WEIGHTED_ENTERPRISES = "weighted_enterprises"
 #: the enterprise columns a weighted count can go by, and their values
 ENTERPRISE_WEIGHT_BY = {"risk_class": RISK_CLASSES, "supervision_level": tuple(s.value for s in SupervisionLevel)}
 BY_ZH = {"risk_class": "风险等级", "supervision_level": "监管级别"}
+
+
+def missing_enterprise_weights() -> InvalidInput:
+    """The refusal of ``weighted_enterprises`` without ``enterprise_weights``."""
+    return InvalidInput(
+        f"The weight {WEIGHTED_ENTERPRISES} needs enterprise_weights (a weight per risk class or "
+        "supervision level, e.g. major=4, high=3, medium=2, low=1)",
+        f"权重 {WEIGHTED_ENTERPRISES}（加权企业数）需要 enterprise_weights（按风险等级或监管级别的权重，"
+        "如 major=4, high=3, medium=2, low=1）",
+        [Problem("missing", "缺少", field="enterprise_weights")],
+    )
 #: per-grid table columns shown by the CLI and returned by the API (weights are added)
 TABLE_BASE = ["code", "name", "units"]
 TABLE_TAIL = ["area_km2", "polsby_popper", "neighbours"]
@@ -161,13 +172,7 @@ class PartitionRequest:
         if not wanted and not self.enterprise_weights:
             return
         if wanted and not self.enterprise_weights:
-            raise InvalidInput(
-                f"The weight {WEIGHTED_ENTERPRISES} needs enterprise_weights (a weight per risk class or "
-                "supervision level, e.g. major=4, high=3, medium=2, low=1)",
-                f"权重 {WEIGHTED_ENTERPRISES}（加权企业数）需要 enterprise_weights（按风险等级或监管级别的权重，"
-                "如 major=4, high=3, medium=2, low=1）",
-                [Problem("missing", "缺少", field="enterprise_weights")],
-            )
+            raise missing_enterprise_weights()
         if not wanted:
             raise InvalidInput(
                 f"enterprise_weights are used by the weight {WEIGHTED_ENTERPRISES}; add it to the weights",
@@ -405,6 +410,8 @@ def add_weights(store, units: gpd.GeoDataFrame, weights: list[str], enterprise_w
             pts = store.read(POINT_WEIGHTS[w])
             out[w] = aggregate_points(out, pts) if len(pts) else np.zeros(len(out))
         elif w == WEIGHTED_ENTERPRISES:
+            if not enterprise_weights:
+                raise missing_enterprise_weights()
             pts = store.read("enterprises")
             each = enterprise_point_weights(pts, enterprise_weights or {}, by)
             out[w] = aggregate_points(out, pts, weights=each) if len(pts) else np.zeros(len(out))
