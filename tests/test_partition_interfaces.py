@@ -415,7 +415,7 @@ def test_enterprises_weighted_by_risk_class_or_supervision_level(db: Path, clien
         from gis.partition.plan_rebalance import run_rebalance
 
         with pytest.raises(InvalidInput) as err:  # rebalance takes no enterprise weights: said, not ignored
-            run_rebalance(store, "environment", "310199102", ["weighted_enterprises"], write=False)
+            run_rebalance(store, "community", "310199102", ["weighted_enterprises"], write=False)
         assert err.value.problems[0].field == "enterprise_weights"
     finally:
         store.close()
