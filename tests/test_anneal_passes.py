@@ -140,24 +140,34 @@ def test_annealing_turns_interior_units_away_with_the_same_moves() -> None:
     assert np.array_equal(ours[locked], start[locked])
 
 
+def _strips(seed: int, k: int = 6):
+    """Clustered cells cut into k vertical strips, far off balance: (graph, weights
+    normalised to a mean of 1 per grid, k, the strips' labels, no unit locked, and the
+    per-grid deviations of labels)."""
+    units = _clustered_cells(seed)
+    g = build_graph(units.geometry.values)
+    w = np.column_stack([units["enterprises"].to_numpy(float), g.area])
+    w = np.ascontiguousarray(w * k / w.sum(axis=0))
+    x = g.centroid[:, 0]
+    start = np.minimum((x - x.min()) / (np.ptp(x) + 1e-9) * k, k - 1).astype(np.int64)
+
+    def devs(labels):
+        t = np.zeros((k, w.shape[1]))
+        np.add.at(t, labels, w)
+        return np.abs(t - 1.0)
+
+    return g, w, k, start, np.zeros(g.n, dtype=np.bool_), devs
+
+
 def test_annealing_stops_once_every_grid_is_within_the_tolerance() -> None:
     """A pass ends at the first moment no weight of any grid is further than ``within``
     from its mean (cooling on could drift out again); with -1 it runs to the end."""
-    units = _clustered_cells(3)
-    g = build_graph(units.geometry.values)
-    w = np.column_stack([units["enterprises"].to_numpy(float), g.area])
-    k = 6
-    w = np.ascontiguousarray(w * k / w.sum(axis=0))
-    x = g.centroid[:, 0]
-    start = np.minimum((x - x.min()) / (np.ptp(x) + 1e-9) * k, k - 1).astype(np.int64)  # strips
-    locked = np.zeros(g.n, dtype=np.bool_)
+    g, w, k, start, locked, devs = _strips(3)
     args = (g.indptr, g.indices, g.length, w, g.perimeter)
     rest = (k, np.full(2, 0.05), locked, 2_000_000, 0.1, 1e-4, 0.01, 7, np.zeros(1, dtype=np.int64))
 
     def worst(labels):
-        t = np.zeros((k, 2))
-        np.add.at(t, labels, w)
-        return float(np.abs(t - 1.0).max())
+        return float(devs(labels).max())
 
     assert worst(start) > 0.3
     early, full = start.copy(), start.copy()
@@ -174,20 +184,7 @@ def test_a_wall_keeps_every_grid_within_it_move_by_move() -> None:
     further from its mean than it started (or than 5 % where it started inside), though
     the annealing moves many units (bands so wide that only compactness drives them);
     without the wall the same run goes beyond."""
-    units = _clustered_cells(4)
-    g = build_graph(units.geometry.values)
-    w = np.column_stack([units["enterprises"].to_numpy(float), g.area])
-    k = 6
-    w = np.ascontiguousarray(w * k / w.sum(axis=0))
-    x = g.centroid[:, 0]
-    start = np.minimum((x - x.min()) / (np.ptp(x) + 1e-9) * k, k - 1).astype(np.int64)
-    locked = np.zeros(g.n, dtype=np.bool_)
-
-    def devs(labels):
-        t = np.zeros((k, 2))
-        np.add.at(t, labels, w)
-        return np.abs(t - 1.0)
-
+    g, w, k, start, locked, devs = _strips(4)
     wall = np.maximum(devs(start), 0.05)
     args = (g.indptr, g.indices, g.length, w, g.perimeter)
     rest = (k, np.full(2, 10.0), locked, 500_000, 1.0, 1e-3, 1.0, 3, np.zeros(1, dtype=np.int64), -1.0)
