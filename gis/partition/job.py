@@ -57,6 +57,9 @@ WEIGHTED_ENTERPRISES = "weighted_enterprises"
 #: the enterprise columns a weighted count can go by, and their values
 ENTERPRISE_WEIGHT_BY = {"risk_class": RISK_CLASSES, "supervision_level": tuple(s.value for s in SupervisionLevel)}
 BY_ZH = {"risk_class": "风险等级", "supervision_level": "监管级别"}
+#: per-grid table columns shown by the CLI and returned by the API (weights are added)
+TABLE_BASE = ["code", "name", "units"]
+TABLE_TAIL = ["area_km2", "polsby_popper", "neighbours"]
 
 
 def missing_enterprise_weights() -> InvalidInput:
@@ -68,9 +71,6 @@ def missing_enterprise_weights() -> InvalidInput:
         "如 major=4, high=3, medium=2, low=1）",
         [Problem("missing", "缺少", field="enterprise_weights")],
     )
-#: per-grid table columns shown by the CLI and returned by the API (weights are added)
-TABLE_BASE = ["code", "name", "units"]
-TABLE_TAIL = ["area_km2", "polsby_popper", "neighbours"]
 
 
 @dataclass
@@ -413,7 +413,7 @@ def add_weights(store, units: gpd.GeoDataFrame, weights: list[str], enterprise_w
             if not enterprise_weights:
                 raise missing_enterprise_weights()
             pts = store.read("enterprises")
-            each = enterprise_point_weights(pts, enterprise_weights or {}, by)
+            each = enterprise_point_weights(pts, enterprise_weights, by)
             out[w] = aggregate_points(out, pts, weights=each) if len(pts) else np.zeros(len(out))
         elif w != "area" and w not in out.columns:
             raise InvalidInput(
