@@ -203,7 +203,7 @@ def test_the_allowance_pass_brings_the_area_in_where_a_heavy_unit_holds_enterpri
     of a grid's enterprises, so 2 % on enterprises is out of reach for many grids, and
     passes aiming every weight at 2 % leave a third of the grids beyond their area
     allowance (2.3 %); with the pass that aims each weight at its allowance, and the
-    tightening after it, few are. Grids stay connected."""
+    tightening rounds after it, at most 3 are (34 and 1). Grids stay connected."""
     from gis.partition.units import aggregate_points, cells_frame
     from gis.sample.outline import to_projected
 
@@ -228,4 +228,4 @@ def test_the_allowance_pass_brings_the_area_in_where_a_heavy_unit_holds_enterpri
     assert [aim for *_, aim in passes] == ["tolerance", "tolerance", "allowance"]
     aimed_at_tolerance = outside(passes[:2], lambda g, w, k, labels, *a: labels)
     both = outside(passes, tighten)
-    assert aimed_at_tolerance >= 15 and both <= 10, (aimed_at_tolerance, both)
+    assert aimed_at_tolerance >= 15 and both <= 3, (aimed_at_tolerance, both)
