@@ -32,12 +32,18 @@ from gis.partition.objective import grid_tallies, polsby_popper
 
 
 @numba.njit(cache=True, inline="always")
-def _excess2(t, band):
+def _excess2(t, band, hard, hard_weight):
+    """The squared excess of every weight beyond ``band``, plus ``hard_weight`` x the
+    squared excess beyond ``hard`` (``np.inf``: none)."""
     c = 0.0
     for j in range(t.shape[0]):
-        e = abs(t[j] - 1.0) - band[j]
+        d = abs(t[j] - 1.0)
+        e = d - band[j]
         if e > 0.0:
             c += e * e
+        e = d - hard[j]
+        if e > 0.0:
+            c += hard_weight * e * e
     return c
 
 
@@ -109,7 +115,7 @@ def _shared(v, a, b, labels, indptr, indices, length):
 
 @numba.njit(cache=True, nogil=True)
 def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters, t0, t1, lam, seed,
-           stop, within, wall):
+           stop, within, wall, hard, hard_weight):
     """Anneal ``labels`` in place (weights ``w`` normalised to a mean of 1 per grid);
     returns the number of moves taken. Releases the GIL (passes run on threads side by
     side) and gives up early once ``stop[0]`` is set (checked every 65,536 tries), or
@@ -126,7 +132,11 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
 
     ``wall`` (k x m) turns away, before the Metropolis test, a move that takes a weight of
     either grid further from its mean than the wall (``np.inf`` everywhere: no wall).
-    The solver's tightening pass walls each grid at its allowance.
+    ``hard`` (m) and ``hard_weight`` add a second, steeper term to the energy: the
+    squared excess beyond ``hard`` times ``hard_weight`` (``np.inf`` and 0: none). The
+    solver's tightening rounds wall each grid at its allowance and weigh any excess
+    over the allowance 100 times the excess over the band, so bringing a grid within
+    its allowance comes before pulling every weight toward the tolerance.
     """
     np.random.seed(seed)
     n, m = w.shape
@@ -173,7 +183,8 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
                 walled = True
         if walled:
             continue
-        de = _excess2(ta, band) + _excess2(tb, band) - _excess2(tal[a], band) - _excess2(tal[b], band)
+        de = (_excess2(ta, band, hard, hard_weight) + _excess2(tb, band, hard, hard_weight)
+              - _excess2(tal[a], band, hard, hard_weight) - _excess2(tal[b], band, hard, hard_weight))
         la, lb = _shared(v, a, b, labels, indptr, indices, length)
         de += lam * (2.0 * la - 2.0 * lb) / pmean  # a: -perim + 2 la; b: +perim - 2 lb
         ok, tick = _take(v, a, b, de, t0, ratio, it, iters, labels, size, indptr, indices,
