@@ -126,17 +126,10 @@ def rebalance_command(
     layer: Annotated[str, typer.Argument(help="Layer key of the plan (e.g. community)")],
     parent_code: Annotated[str, typer.Option("--parent-code", help="Grid whose child grids are rebalanced (a town)")],
     plan: Annotated[int | None, typer.Option(help="Plan to start from; default: the layer's published plan")] = None,
-    weights: Annotated[str, typer.Option(
-        help="Comma-separated weights: enterprises, weighted_enterprises (with --enterprise-weights), "
-             "incidents, area")] = "enterprises,area",
+    weights: Annotated[str, typer.Option(help="Comma-separated weights: enterprises, incidents, area")] = "enterprises,area",
     tolerance: Annotated[float, typer.Option(help="Target deviation from the mean per weight (0.05 = 5 %)")] = 0.05,
     moves_out: Annotated[str | None, typer.Option("--moves-out", help="Write the moves as CSV (UTF-8 with BOM)")] = None,
     plan_name: Annotated[str | None, typer.Option(help="Name of the draft plan")] = None,
-    enterprise_weights: Annotated[str | None, typer.Option(
-        help="Weights of the weight weighted_enterprises by --enterprise-weight-by, e.g. "
-             "major=4,high=3,medium=2,low=1 (an enterprise with an empty or unlisted value counts 1)")] = None,
-    enterprise_weight_by: Annotated[str, typer.Option(
-        help="risk_class or supervision_level (for --enterprise-weights)")] = "risk_class",
     db: DbOption = None,
 ) -> None:
     """Rebalance the child grids of a grid by moving their sub-grids (people move along,
