@@ -234,3 +234,40 @@ def test_the_allowance_pass_brings_the_area_in_where_a_heavy_unit_holds_enterpri
     aimed_at_tolerance = outside(passes[:2], lambda g, w, k, labels, *a: labels)
     both = outside(passes, tighten)
     assert aimed_at_tolerance >= 15 and both <= 2, (aimed_at_tolerance, both)
+
+
+def test_the_two_compaction_runs_keep_the_rounder_result() -> None:
+    """The compaction's two runs on threads give the labels of running each alone with
+    the seeds drawn in order, and the one kept is the one with the larger mean
+    Polsby-Popper; on clustered cells at a loose tolerance the hot run reshapes the
+    grids further than the cool one, and neither leaves a grid in pieces or the wall."""
+    from gis.partition.anneal import compact
+
+    cells = _clustered_cells(2)
+    g = build_graph(cells.geometry.to_numpy())
+    k, tolerance = 6, 0.3
+    raw = np.column_stack([cells["enterprises"].to_numpy(), np.full(g.n, 1.0)])
+    w = np.ascontiguousarray(raw / raw.sum(axis=0) * k)
+    start = bisection_labels(g, w, k, np.random.default_rng(0), band=0.05)
+    locked = np.zeros(g.n, dtype=np.bool_)
+    kept = solver._compact_runs(g, w, k, start.copy(), tolerance, locked, np.random.default_rng(7))
+
+    rng = np.random.default_rng(7)
+    seeds = [int(rng.integers(2**31)) for _ in solver.COMPACT_RUNS]
+    alone, means = [], []
+    scale = 1.0 / np.sqrt(g.n / k)
+    for (per_unit, t0), seed in zip(solver.COMPACT_RUNS, seeds, strict=True):
+        lab = start.copy()
+        compact(g.indptr, g.indices, g.length, w, g.area, g.perimeter, lab, k, tolerance, locked,
+                int(min(solver.ANNEAL_MAX_ITERS // 2, per_unit * g.n)), t0 * scale,
+                solver.COMPACT_T1 * scale, seed)  # fmt: skip
+        alone.append(lab)
+        means.append(solver._pp_mean(g, lab, k))
+        assert noncontiguous_grids(g.indptr, g.indices, lab, k) == 0
+        tallies = np.zeros((k, 2))
+        np.add.at(tallies, lab, w)
+        first = np.zeros((k, 2))
+        np.add.at(first, start, w)
+        assert (np.abs(tallies - 1) <= np.maximum(np.abs(first - 1), tolerance) + 1e-9).all()
+    assert means[1] > means[0] > solver._pp_mean(g, start, k), means
+    assert np.array_equal(kept, alone[int(np.argmax(means))])

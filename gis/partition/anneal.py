@@ -208,7 +208,7 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     return taken
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def compact(indptr, indices, length, w, area, perimeter, labels, k, tol, locked, iters, t0, t1,
             seed):
     """Anneal ``labels`` in place toward a larger sum of Polsby-Popper; returns moves taken.
