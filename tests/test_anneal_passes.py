@@ -256,10 +256,10 @@ def test_the_two_compaction_runs_keep_the_rounder_result() -> None:
     seeds = [int(rng.integers(2**31)) for _ in solver.COMPACT_RUNS]
     alone, means = [], []
     scale = 1.0 / np.sqrt(g.n / k)
-    for (per_unit, t0), seed in zip(solver.COMPACT_RUNS, seeds, strict=True):
+    for (per_unit, t0, most), seed in zip(solver.COMPACT_RUNS, seeds, strict=True):
         lab = start.copy()
         compact(g.indptr, g.indices, g.length, w, g.area, g.perimeter, lab, k, tolerance, locked,
-                int(min(solver.ANNEAL_MAX_ITERS // 2, per_unit * g.n)), t0 * scale,
+                int(min(most, per_unit * g.n)), t0 * scale,
                 solver.COMPACT_T1 * scale, seed)  # fmt: skip
         alone.append(lab)
         means.append(solver._pp_mean(g, lab, k))

@@ -67,10 +67,11 @@ ANNEAL_TIGHTEN = (0.01, 1, ANNEAL_MAX_ITERS // 4, 4)
 #: over the band
 ANNEAL_TIGHTEN_HARD = 100.0
 #: the compactness annealing (every solve), two runs side by side from the same labels,
-#: the one with the larger mean Polsby-Popper kept: each run's tries per unit and start
-#: temperature, and the end temperature of both, times 1 / sqrt(units per grid) (the
-#: size of one move's Polsby-Popper change)
-COMPACT_RUNS = ((1000, 0.08), (2000, 0.3))
+#: the one with the larger mean Polsby-Popper kept: each run's tries per unit, start
+#: temperature and most tries, and the end temperature of both; temperatures times
+#: 1 / sqrt(units per grid), the size of one move's Polsby-Popper change (30,000 cells:
+#: the cool run 30 M tries, the hot one 60 M)
+COMPACT_RUNS = ((1000, 0.08, ANNEAL_MAX_ITERS // 2), (2000, 0.3, ANNEAL_MAX_ITERS))
 COMPACT_T1 = 0.0008
 
 
@@ -259,9 +260,10 @@ def _compact_runs(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, toler
     Why two: a cool run keeps what the balancing left and straightens it locally, which
     is what wins where the balance wall leaves little room (Jinshan k = 50 at 2 %: 0.239
     against 0.227 hot); a hotter, longer one reshapes whole grids, which wins where the
-    wall leaves room (Jinshan k = 50 at METIS's 81 %: 0.503 -> 0.591; the sample cells
-    k = 8 at 2 %: 0.387 -> 0.433). The kernel releases the GIL, so on two cores the pair
-    takes the time of the longer run.
+    wall leaves room (Jinshan k = 50 at METIS's 81 %: 0.503 -> 0.587; the sample cells
+    k = 8 at 2 %: 0.387 -> 0.431; 30,000 cells at k = 8 / 50 at 2 %: 0.381 / 0.291 ->
+    0.433 / 0.311). The kernel releases the GIL, so on two cores the pair takes the time
+    of the longer run (30,000 cells: 2-4 s more than the cool run alone).
     """
     scale = 1.0 / np.sqrt(g.n / k)
     wc = np.ascontiguousarray(w)
@@ -269,9 +271,9 @@ def _compact_runs(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, toler
     seeds = [int(rng.integers(2**31)) for _ in COMPACT_RUNS]
 
     def run(i: int) -> None:
-        per_unit, t0 = COMPACT_RUNS[i]
+        per_unit, t0, most = COMPACT_RUNS[i]
         compact(g.indptr, g.indices, g.length, wc, g.area, g.perimeter, trials[i], k, tolerance,
-                locked, int(min(ANNEAL_MAX_ITERS // 2, per_unit * g.n)), t0 * scale,
+                locked, int(min(most, per_unit * g.n)), t0 * scale,
                 COMPACT_T1 * scale, seeds[i])  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=2) as pool:
