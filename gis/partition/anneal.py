@@ -14,7 +14,8 @@ tolerance: which one wins depends on the input), keeps the labels least over the
 allowance, and tightens them toward the tolerance behind a wall at the allowance
 (``wall``).
 
-:func:`compact` is the last phase of every solve: annealing on the sum of
+:func:`compact` is the last phase of every solve (twice, a cool run and a hot one side
+by side, the rounder kept: ``solver._compact_runs``): annealing on the sum of
 Polsby-Popper alone, with balance as a hard wall (no grid may leave the tolerance, or
 go past its own deviation when it starts outside). Why: every balancing phase (the bisection's
 two-way moves, the greedy, the annealing above) judges a move on balance first, and
