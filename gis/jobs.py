@@ -35,6 +35,22 @@ PREFIX = "job:"
 TERMINAL = ("done", "failed", "cancelled")
 #: ended jobs are kept this long (seconds) for their result to be fetched
 RETENTION_S = 7 * 24 * 3600.0
+#: how much lower than the API workers' a job or print process's CPU priority is (nice)
+BACKGROUND_NICE = 10
+
+
+def background_priority() -> int:
+    """Lower this process's CPU priority by ``BACKGROUND_NICE``; returns the new niceness.
+
+    Why: a partition job anneals on two threads and an atlas renders page after page,
+    and on a 2-core host they would share the CPU evenly with the API workers; lowered,
+    they take only what the lookups leave, so a dispatcher's lookup keeps its latency
+    while a planner's job runs (the lookup benchmark's ``--jobs``). Where the platform
+    has no ``os.nice`` the priority stays.
+    """
+    if not hasattr(os, "nice"):
+        return 0
+    return os.nice(BACKGROUND_NICE)
 
 
 class JobStopped(Exception):

@@ -58,6 +58,8 @@ def test_a_job_process_that_dies_is_reported_failed(served) -> None:
         while (pid := jobs.load(store, job_id).pid) is None and time.monotonic() < deadline:
             time.sleep(0.1)
     assert pid, "the job process never reported its pid"
+    # it runs below the API workers (started by them at the test's own priority)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == _lowered()
     os.kill(pid, signal.SIGKILL)  # as the OOM killer would
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -68,6 +70,25 @@ def test_a_job_process_that_dies_is_reported_failed(served) -> None:
     assert body["status"] == "failed", body
     assert body["error"]["status"] == 500 and body["error"]["detail_zh"]
     assert httpx.delete(f"{url}/jobs/{job_id}", timeout=30).json()["status"] == "failed"
+
+
+def _lowered() -> int:
+    """The niceness of a background process started from this one."""
+    return min(19, os.getpriority(os.PRIO_PROCESS, 0) + jobs.BACKGROUND_NICE)
+
+
+def test_print_processes_run_below_the_api_workers() -> None:
+    from types import SimpleNamespace
+
+    from api.routers import prints
+
+    server = SimpleNamespace(print_workers=1)
+    app = SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(server=server)))
+    try:
+        nice = prints._pool(app).submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=120)
+    finally:
+        prints.shutdown(app)
+    assert nice == _lowered()
 
 
 def test_job_records_round_trip_and_refuse_late_reports(store) -> None:

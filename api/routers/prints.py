@@ -23,6 +23,7 @@ from fastapi.responses import Response
 
 from api.deps import StoreDep
 from gis.errors import GridGisError, NotFound
+from gis.jobs import background_priority
 from gis.maps.prints import PrintRequest, render_in_process
 
 router = APIRouter(tags=["prints"])
@@ -37,7 +38,8 @@ def _pool(app: FastAPI) -> ProcessPoolExecutor:
         pool = getattr(app.state, "print_pool", None)
         if pool is None:
             workers = app.state.settings.server.print_workers
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                       initializer=background_priority)
             app.state.print_pool = pool
         return pool
 

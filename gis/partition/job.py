@@ -632,9 +632,10 @@ def run_in_process(url: str, request: dict[str, Any], job_id: str, kind: str = "
     status without this process knowing HTTP. Stops quietly once the record says the
     job was cancelled.
     """
-    from gis.jobs import JobStopped, report
+    from gis.jobs import JobStopped, background_priority, report
     from gis.store import open_store
 
+    background_priority()
     store = open_store(url, init=False)
     try:
         last = {"stage": "", "at": 0.0}
