@@ -15,7 +15,7 @@ from gis.partition import partition
 from gis.partition.anneal import _excess2, _propose, _shared, _take, anneal
 from gis.partition.constraints import noncontiguous_grids
 from gis.partition.graph import build_graph
-from gis.partition.objective import grid_tallies
+from gis.partition.objective import grid_tallies, score
 from gis.partition.seeding import bisection_labels
 
 
@@ -262,12 +262,12 @@ def test_the_two_compaction_runs_keep_the_rounder_result() -> None:
                 int(min(most, per_unit * g.n)), t0 * scale,
                 solver.COMPACT_T1 * scale, seed)  # fmt: skip
         alone.append(lab)
-        means.append(solver._pp_mean(g, lab, k))
+        means.append(score(g, lab, {}, k).pp_mean)
         assert noncontiguous_grids(g.indptr, g.indices, lab, k) == 0
         tallies = np.zeros((k, 2))
         np.add.at(tallies, lab, w)
         first = np.zeros((k, 2))
         np.add.at(first, start, w)
         assert (np.abs(tallies - 1) <= np.maximum(np.abs(first - 1), tolerance) + 1e-9).all()
-    assert means[1] > means[0] > solver._pp_mean(g, start, k), means
+    assert means[1] > means[0] > score(g, start, {}, k).pp_mean, means
     assert np.array_equal(kept, alone[int(np.argmax(means))])

@@ -40,7 +40,7 @@ from gis.partition.diagnose import Shortfall, shortfalls
 from gis.partition.feasibility import Crowded, crowded_text, crowded_units
 from gis.partition.graph import UnitGraph, along_lines, build_graph, parts_of
 from gis.partition.moves import local_search, refine
-from gis.partition.objective import Score, grid_tallies, score
+from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
 
@@ -278,15 +278,8 @@ def _compact_runs(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, toler
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(run, range(len(COMPACT_RUNS))))
-    means = [_pp_mean(g, t, k) for t in trials]
+    means = [score(g, t, {}, k).pp_mean for t in trials]
     return trials[int(np.argmax(means))]
-
-
-def _pp_mean(g: UnitGraph, labels: np.ndarray, k: int) -> float:
-    """The mean Polsby-Popper of the grids of ``labels``."""
-    _, asum, psum, _ = grid_tallies(labels, k, np.zeros((g.n, 0)), g.area, g.perimeter,
-                                    g.indptr, g.indices, g.length)  # fmt: skip
-    return float((4.0 * np.pi * asum / np.maximum(psum, 1e-12) ** 2).mean())
 
 
 def _anneal_passes(g: UnitGraph, w: np.ndarray, k: int, start: np.ndarray, key, allow: np.ndarray,
