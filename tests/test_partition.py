@@ -466,3 +466,22 @@ def test_k_for_workload_rounds_to_the_nearest_and_refuses_what_it_cannot_give() 
         assert err.value.problems[0].field == "grid_workload"
     with pytest.raises(InvalidInput, match="k = 21 grids"):
         k_for_workload(210.0, 10.0, 20)
+
+
+def test_noncontiguous_grids_counts_grids_in_pieces_and_empty_grids():
+    """The count every bench row and plan score reports: a grid in two pieces, an empty
+    grid, and a plan of connected grids (units in a row)."""
+    from gis.partition.constraints import label_parts, noncontiguous_grids
+    from gis.partition.graph import build_graph
+
+    g = build_graph(np.array([shapely.box(x, 0, x + 1, 1) for x in range(6)]))
+
+    def count(labels, k):
+        return noncontiguous_grids(g.indptr, g.indices, np.array(labels, dtype=np.int64), k)
+
+    assert count([0, 0, 1, 1, 1, 1], 2) == 0
+    assert count([0, 0, 1, 1, 0, 0], 2) == 1
+    assert count([0, 1, 0, 1, 2, 2], 3) == 2
+    assert count([0, 0, 0, 0, 0, 0], 2) == 1  # grid 1 is empty
+    parts = label_parts(g.indptr, g.indices, np.array([0, 0, 1, -1, 0, 0], dtype=np.int64))
+    assert parts.tolist() == [0, 0, 1, -1, 2, 2]

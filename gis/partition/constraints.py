@@ -60,18 +60,16 @@ def can_leave(v, labels, indptr, indices, stamp, queue, tick):
 
 
 @numba.njit(cache=True)
-def noncontiguous_grids(indptr, indices, labels, k):
-    """How many of the k grids are not connected (or empty)."""
+def label_parts(indptr, indices, labels):
+    """Component id per unit within its own label (-1 for unlabelled units, < 0)."""
     n = len(labels)
-    seen = np.zeros(n, dtype=np.bool_)
-    pieces = np.zeros(k, dtype=np.int64)
+    comp = np.full(n, -1, dtype=np.int64)
     stack = np.empty(n, dtype=np.int64)
+    c = 0
     for s in range(n):
-        if seen[s]:
+        if comp[s] >= 0 or labels[s] < 0:
             continue
-        d = labels[s]
-        pieces[d] += 1
-        seen[s] = True
+        comp[s] = c
         top = 1
         stack[0] = s
         while top > 0:
@@ -79,10 +77,24 @@ def noncontiguous_grids(indptr, indices, labels, k):
             x = stack[top]
             for e in range(indptr[x], indptr[x + 1]):
                 u = indices[e]
-                if not seen[u] and labels[u] == d:
-                    seen[u] = True
+                if comp[u] < 0 and labels[u] == labels[x]:
+                    comp[u] = c
                     stack[top] = u
                     top += 1
+        c += 1
+    return comp
+
+
+@numba.njit(cache=True)
+def noncontiguous_grids(indptr, indices, labels, k):
+    """How many of the k grids are not connected (or empty)."""
+    comp = label_parts(indptr, indices, labels)
+    pieces = np.zeros(k, dtype=np.int64)
+    counted = np.zeros(len(labels), dtype=np.bool_)
+    for v in range(len(labels)):
+        if not counted[comp[v]]:
+            counted[comp[v]] = True
+            pieces[labels[v]] += 1
     bad = 0
     for d in range(k):
         if pieces[d] != 1:

@@ -30,6 +30,7 @@ import numba
 import numpy as np
 
 from gis.errors import InvalidInput
+from gis.partition.constraints import label_parts
 from gis.partition.moves import balance
 from gis.partition.objective import grid_tallies
 
@@ -191,32 +192,6 @@ def initial_labels(
 
 
 @numba.njit(cache=True)
-def _label_parts(indptr, indices, labels):
-    """Component id per unit within its own label."""
-    n = len(labels)
-    comp = np.full(n, -1, dtype=np.int64)
-    stack = np.empty(n, dtype=np.int64)
-    c = 0
-    for s in range(n):
-        if comp[s] >= 0 or labels[s] < 0:
-            continue
-        comp[s] = c
-        top = 1
-        stack[0] = s
-        while top > 0:
-            top -= 1
-            x = stack[top]
-            for e in range(indptr[x], indptr[x + 1]):
-                u = indices[e]
-                if comp[u] < 0 and labels[u] == labels[x]:
-                    comp[u] = c
-                    stack[top] = u
-                    top += 1
-        c += 1
-    return comp
-
-
-@numba.njit(cache=True)
 def _absorb(indptr, indices, length, labels):
     """Give every unlabelled unit (-1) the label of its neighbours, wave by wave.
 
@@ -334,7 +309,7 @@ def _cut_orders(indptr, indices, cx, cy, cosa, sina, wn, tot, frac, lo, hi, orde
 
 def _repair(indptr, indices, length, labels, load):
     """Keep each label's heaviest connected part; hand the other parts to neighbours."""
-    comp = _label_parts(indptr, indices, labels)
+    comp = label_parts(indptr, indices, labels)
     part_load = np.bincount(comp, weights=load + 1e-9)
     part_label = np.zeros(len(part_load), dtype=np.int64)
     part_label[comp] = labels
