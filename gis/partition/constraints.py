@@ -61,7 +61,8 @@ def can_leave(v, labels, indptr, indices, stamp, queue, tick):
 
 @numba.njit(cache=True)
 def label_parts(indptr, indices, labels):
-    """Component id per unit within its own label (-1 for unlabelled units, < 0)."""
+    """Component id per unit within its own label; -1 for a unit whose label is negative
+    (unlabelled)."""
     n = len(labels)
     comp = np.full(n, -1, dtype=np.int64)
     stack = np.empty(n, dtype=np.int64)
