@@ -28,7 +28,9 @@ def partition_command(
         help="Comma-separated weights: enterprises, weighted_enterprises (with --enterprise-weights), "
              "incidents, area")] = "enterprises,area",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same grids)")] = 0,
-    tolerance: Annotated[float, typer.Option(help="Allowed deviation from the mean per weight (0.02 = 2 %)")] = 0.02,
+    tolerance: Annotated[str, typer.Option(
+        help="Allowed deviation from the mean: for every weight (0.02 = 2 %), or one per weight, "
+             "e.g. enterprises=0.02,area=0.1")] = "0.02",
     plan_name: Annotated[str | None, typer.Option(help="Name of the draft plan")] = None,
     seed_unit: Annotated[list[str] | None, typer.Option(
         "--seed-unit", help="A unit (village code or cell id) to grow a grid from; repeatable")] = None,
@@ -52,13 +54,15 @@ def partition_command(
     balanced on the weights; write a draft plan."""
     from gis.cli import friendly
 
-    friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
+    friendly(_run)(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, _parse_tolerance(tolerance),
+                   plan_name, db,
                    seed_unit or [], lock or [], best_effort, cell_workload, grid_workload,
-                   workload_weight, _parse_enterprise_weights(enterprise_weights), enterprise_weight_by)  # fmt: skip
+                   workload_weight, _parse_pairs(enterprise_weights, "--enterprise-weights", "VALUE=WEIGHT"),
+                   enterprise_weight_by)  # fmt: skip
 
 
-def _parse_enterprise_weights(text: str | None) -> dict[str, float] | None:
-    """``major=4,high=3`` -> {"major": 4.0, "high": 3.0}."""
+def _parse_pairs(text: str | None, option: str, form: str) -> dict[str, float] | None:
+    """``major=4,high=3`` -> {"major": 4.0, "high": 3.0}; ``form`` names the pair in errors."""
     if text is None:
         return None
     out = {}
@@ -69,8 +73,19 @@ def _parse_enterprise_weights(text: str | None) -> dict[str, float] | None:
         except ValueError:
             sep = ""
         if not sep or not key.strip():
-            raise typer.BadParameter(f"--enterprise-weights takes VALUE=WEIGHT,..., got {item!r}")
+            raise typer.BadParameter(f"{option} takes {form},..., got {item!r}")
     return out
+
+
+def _parse_tolerance(text: str) -> float | dict[str, float]:
+    """``0.02`` (every weight) or ``enterprises=0.02,area=0.1`` (one per weight)."""
+    if "=" in text:
+        return _parse_pairs(text, "--tolerance", "WEIGHT=TOLERANCE")
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"--tolerance takes a number (0.02) or WEIGHT=TOLERANCE,..., got {text!r}") from None
 
 
 def _parse_locks(items: list[str]) -> dict[str, str]:

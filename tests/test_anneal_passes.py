@@ -19,23 +19,23 @@ from gis.partition.objective import grid_tallies, score
 from gis.partition.seeding import bisection_labels
 
 
-def _one_by_one(g, w, k, start, key, allow, band, tolerance, locked, max_sweeps, rng):
+def _one_by_one(g, w, k, start, key, allow, band, tol, locked, max_sweeps, rng):
     """The passes as the solver would run them one by one: the reference."""
     best = start
-    aims = {"tolerance": np.full(w.shape[1], tolerance), "allowance": np.asarray(allow, dtype=float)}
+    aims = {"tolerance": np.asarray(tol, dtype=float), "allowance": np.asarray(allow, dtype=float)}
     for t0, budget, most, aim in solver.ANNEAL_PASSES:
-        if key[1] <= tolerance:
+        if key[1] <= 1.0:
             break
         trial = start.copy()
         iters = int(min(most, budget * solver.ANNEAL_ITERS_PER_UNIT * g.n))
         anneal(g.indptr, g.indices, g.length, np.ascontiguousarray(w), g.perimeter, trial, k,
                0.75 * aims[aim], locked, iters, t0, 1e-6, solver.ANNEAL_LAM, int(rng.integers(2**31)),
-               np.zeros(1, dtype=np.int64), tolerance, np.full((k, w.shape[1]), np.inf),
+               np.zeros(1, dtype=np.int64), tol, np.full((k, w.shape[1]), np.inf),
                np.full(w.shape[1], np.inf), 0.0)  # fmt: skip
         order = rng.permutation(g.n).astype(np.int64)
         solver.refine(g, w, trial, k, 0.5 * aims[aim] if aim == "allowance" else band, locked, order,
                       max_sweeps)  # fmt: skip
-        trial_key = solver._excess_key(w, trial, k, allow)
+        trial_key = solver._excess_key(w, trial, k, allow, tol)
         if trial_key < key:
             best, key = trial, trial_key
     return best
@@ -250,7 +250,8 @@ def test_the_two_compaction_runs_keep_the_rounder_result() -> None:
     w = np.ascontiguousarray(raw / raw.sum(axis=0) * k)
     start = bisection_labels(g, w, k, np.random.default_rng(0), band=0.05)
     locked = np.zeros(g.n, dtype=np.bool_)
-    kept = solver._compact_runs(g, w, k, start.copy(), tolerance, locked, np.random.default_rng(7))
+    kept = solver._compact_runs(g, w, k, start.copy(), np.full(2, tolerance), locked,
+                                np.random.default_rng(7))  # fmt: skip
 
     rng = np.random.default_rng(7)
     seeds = [int(rng.integers(2**31)) for _ in solver.COMPACT_RUNS]

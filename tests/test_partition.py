@@ -49,6 +49,30 @@ def test_every_grid_is_contiguous_and_each_weight_within_tolerance(two_weight_re
     assert len(np.unique(r.labels_)) == 6
 
 
+def test_a_tolerance_per_weight(cells, two_weight_result):
+    """A tolerance per weight: the same numbers as one tolerance give the same labels;
+    a looser area lets the grids round out while the enterprises stay within theirs;
+    a mapping that misses a balanced weight, names another, or holds a value outside
+    (0, 1) is refused naming that weight."""
+    names = ["enterprises", "area"]
+    same = partition(cells, 6, names, seed=1, tolerance={"enterprises": 0.03, "area": 0.03})
+    assert np.array_equal(same.labels_, two_weight_result.labels_)
+    assert same.tolerance == {"enterprises": 0.03, "area": 0.03}
+    loose = partition(cells, 6, names, seed=1, tolerance={"enterprises": 0.03, "area": 0.2})
+    assert loose.within_tolerance() and loose.score.noncontiguous == 0
+    assert loose.max_dev_pct["enterprises"] <= 3.0 and loose.max_dev_pct["area"] <= 20.0
+    assert loose.max_dev_pct["area"] > 3.0  # the room was used ...
+    assert loose.score.pp_mean > two_weight_result.score.pp_mean  # ... for rounder grids
+    for bad, field in (({"enterprises": 0.03}, "area"),
+                       ({"enterprises": 0.03, "area": 0.03, "incidents": 0.1}, "incidents"),
+                       ({"enterprises": 0.03, "area": 1.5}, "area"),
+                       ({"enterprises": "x", "area": 0.1}, "enterprises")):
+        with pytest.raises(InvalidInput) as err:
+            partition(cells, 6, names, seed=1, tolerance=bad)
+        assert err.value.problems[0].field == field, (bad, err.value)
+        assert field in err.value.message and "容差" in err.value.message_zh
+
+
 def test_same_seed_same_labels(cells):
     a = partition(cells, 5, ["enterprises"], seed=7)
     b = partition(cells, 5, ["enterprises"], seed=7)
@@ -441,15 +465,15 @@ def test_a_lobe_without_enterprises_behind_a_neck_is_reported_as_regional():
 def test_excess_key_prefers_fewer_grids_outside_when_the_worst_is_stuck():
     """Where one grid cannot be mended, labels that bring the others in must win: the
     key's last element sums every grid's excess over its allowance (the first two, the
-    worst grid's excess and deviation, tie)."""
+    worst grid's excess and deviation over its tolerance, tie)."""
     from gis.partition.solver import _excess_key
 
     w = np.array([[0.5], [0.5], [0.5], [0.5], [0.5], [0.4], [0.4], [0.6]])  # grid mean 1
     allow = np.array([0.02])
     good = np.array([0, 1, 1, 2, 2, 3, 3, 3])  # sums 0.5 (stuck), 1.0, 1.0, 1.4
     bad = np.array([0, 1, 1, 2, 3, 1, 3, 2])  # sums 0.5 (stuck), 1.4, 1.1, 0.9
-    kg, kb = _excess_key(w, good, 4, allow), _excess_key(w, bad, 4, allow)
-    assert kg[:2] == pytest.approx((0.48, 0.5)) and kb[:2] == pytest.approx((0.48, 0.5))
+    kg, kb = _excess_key(w, good, 4, allow, allow), _excess_key(w, bad, 4, allow, allow)
+    assert kg[:2] == pytest.approx((0.48, 25.0)) and kb[:2] == pytest.approx((0.48, 25.0))
     assert kg[2] == pytest.approx(0.48 + 0.38) and kb[2] == pytest.approx(0.48 + 0.38 + 0.08 + 0.08)
     assert kg < kb
 

@@ -434,3 +434,30 @@ def test_enterprises_weighted_by_risk_class_or_supervision_level(db: Path, clien
     assert done["status"] == "done" and "weighted_enterprises" in done["result"]["max_dev_pct"], done
     r = client.post("/plans/environment/partition", json={**body, "enterprise_weights": {"hgih": 3}})
     assert r.status_code == 422 and "hgih" in r.text, r.text
+
+
+def test_a_tolerance_per_weight_through_the_api_and_the_cli(db: Path, client) -> None:
+    """The API and the CLI take a tolerance per weight: every grid ends within its own
+    weight's tolerance (the table's deviations), and a mapping that misses a balanced
+    weight is refused at once (422, naming it), as is a CLI value that is neither a
+    number nor WEIGHT=TOLERANCE pairs."""
+    tolerance = {"enterprises": 0.3, "area": 0.15}  # the town reaches 27.6 / 14.0 %
+    r = client.post("/plans/environment/partition", json={"parent_code": TOWN, "k": 4, "units": "villages",
+                                                          "tolerance": tolerance, "best_effort": True})
+    assert r.status_code == 202, r.text
+    body = _wait(client, r.json()["id"], lambda b: b["status"] != "running")
+    assert body["status"] == "done", body
+    table = body["result"]["table"]
+    for name, tol in tolerance.items():
+        assert max(abs(row[f"{name}_dev_pct"]) for row in table) <= 100 * tol + 1e-6, (name, table)
+    r = client.post("/plans/environment/partition", json={"parent_code": TOWN, "k": 4,
+                                                          "tolerance": {"enterprises": 0.3}})
+    assert r.status_code == 422 and "area" in r.text and "容差" in r.text, r.text
+
+    args = ["partition", "environment", "--parent-code", TOWN, "--k", "4", "--best-effort", "--db", str(db)]
+    cli = CliRunner().invoke(app, args + ["--tolerance", "enterprises=0.3,area=0.15"])
+    assert cli.exit_code == 0, cli.output
+    dev = re.search(r"max deviation: enterprises ([\d.]+) %, area ([\d.]+) %", cli.output)
+    assert dev and float(dev[1]) <= 30.0 and float(dev[2]) <= 15.0, cli.output
+    cli = CliRunner().invoke(app, args + ["--tolerance", "tight"])
+    assert cli.exit_code == 2 and "WEIGHT=TOLERANCE" in cli.output, cli.output

@@ -40,7 +40,9 @@ class PartitionBody(BaseModel):
     weights: list[str] = Field(default_factory=lambda: ["enterprises", "area"],
                                description="enterprises, weighted_enterprises (with enterprise_weights), incidents, area")
     seed: int = 0
-    tolerance: float = Field(0.02, gt=0, lt=1)
+    tolerance: float | dict[str, float] = Field(
+        0.02, description="Allowed deviation from the mean, for every weight (0.02 = 2 %), or one per weight "
+        'naming each of weights, e.g. {"enterprises": 0.02, "area": 0.1}')
     plan_name: str | None = None
     seed_units: list[str] = Field(default_factory=list, description="Units to grow grids from, one grid each")
     locked: dict[str, str] = Field(default_factory=dict,

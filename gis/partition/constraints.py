@@ -9,6 +9,8 @@ the unit really is a cut vertex). Locked units never move (the moves skip them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numba
 import numpy as np
 
@@ -167,23 +169,25 @@ def check_weights(frame, names: list[str]) -> dict[str, np.ndarray]:
 
 
 def check_indivisible(
-    weights: dict[str, np.ndarray], k: int, tolerance: float, unit_names, where: str = "",
-    rows: np.ndarray | None = None,
+    weights: dict[str, np.ndarray], k: int, tolerance: float | Mapping[str, float], unit_names,
+    where: str = "", rows: np.ndarray | None = None,
 ) -> None:
     """Refuse when one unit alone exceeds (1 + tolerance) x the mean grid weight
-    (``rows``: the units' row positions in the caller's input, for the problems)."""
+    (``tolerance``: a number, or one per weight name; ``rows``: the units' row positions
+    in the caller's input, for the problems)."""
     problems: list[Problem] = []
     for name, w in weights.items():
         mean = w.sum() / k
-        heavy = np.flatnonzero(w > (1.0 + tolerance) * mean)
+        tol = float(tolerance[name] if isinstance(tolerance, Mapping) else tolerance)
+        heavy = np.flatnonzero(w > (1.0 + tol) * mean)
         for r in heavy[:20]:
             problems.append(
                 Problem(
                     f"unit {unit_names[r]} alone has {name} = {w[r]:g}, "
                     f"{100.0 * w[r] / mean:.1f} % of the mean grid ({mean:g}); "
-                    f"no grid holding it can be within {100.0 * tolerance:g} %",
+                    f"no grid holding it can be within {100.0 * tol:g} %",
                     f"单元 {unit_names[r]} 的 {name} = {w[r]:g}，为网格平均值（{mean:g}）的 "
-                    f"{100.0 * w[r] / mean:.1f} %，含它的网格无法控制在 {100.0 * tolerance:g} % 以内",
+                    f"{100.0 * w[r] / mean:.1f} %，含它的网格无法控制在 {100.0 * tol:g} % 以内",
                     row=int(r if rows is None else rows[r]),
                     field=name,
                 )

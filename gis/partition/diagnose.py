@@ -57,13 +57,15 @@ class Shortfall:
 
 
 def shortfalls(g: UnitGraph, labels: np.ndarray, w: np.ndarray, k: int, allow: np.ndarray,
-               tolerance: float, names: list[str]) -> list[Shortfall]:
+               tolerance, names: list[str]) -> list[Shortfall]:
     """Per weight with grids outside ``allow`` (``w`` normalised to a mean of 1 per
     grid), the block around its worst grid: the connected grids off on that weight on
     the same side. The block is *regional* when, with the grids bordering it, it is
-    still off on that side by more than the tolerance. Worst first."""
+    still off on that side by more than the tolerance (a number, or one per weight).
+    Worst first."""
     tallies = np.zeros((k, w.shape[1]))
     np.add.at(tallies, labels, w)
+    tol = np.broadcast_to(np.asarray(tolerance, dtype=float), (w.shape[1],))
     dev = tallies - 1.0
     excess = np.abs(dev) - allow[None, :]
     if not (excess > 1e-9).any():
@@ -84,7 +86,7 @@ def shortfalls(g: UnitGraph, labels: np.ndarray, w: np.ndarray, k: int, allow: n
             sorted(block), names[j],
             (float(100 * dev[block, j].min()), float(100 * dev[block, j].max())),
             float(100 * (tallies[block, j].sum() / len(block) - 1.0)), len(ring),
-            100 * ring_dev, bool(side * ring_dev > tolerance),
+            100 * ring_dev, bool(side * ring_dev > tol[j]),
             int((excess[:, j] > 1e-9).sum()) - len(block),
         )))
     found.sort(key=lambda t: -t[0])

@@ -40,7 +40,7 @@ from gis.errors import GridGisError, InvalidInput, NotFound, Problem
 from gis.model import RISK_CLASSES, STORE_CRS, SupervisionLevel, admin_code_to_grid_code
 from gis.partition.diagnose import shortfall_notes
 from gis.partition.output import barrier_share, dissolve, grids_frame
-from gis.partition.solver import PartitionResult, partition
+from gis.partition.solver import PartitionResult, partition, tolerances
 from gis.partition.units import aggregate_points, cells_frame, line_blocks
 
 Progress = Callable[[float, str], None]
@@ -89,7 +89,9 @@ class PartitionRequest:
     cell_shape: str = "square"
     weights: list[str] = field(default_factory=lambda: ["enterprises", "area"])
     seed: int = 0
-    tolerance: float = 0.02
+    #: allowed deviation from the mean, for every weight (0.02 = 2 %) or one per weight
+    #: naming each of ``weights`` ({"enterprises": 0.02, "area": 0.1})
+    tolerance: float | dict[str, float] = 0.02
     plan_name: str | None = None
     #: units (village codes, or cell ids c0, c1, ...) to grow grids from, one grid each
     seed_units: list[str] = field(default_factory=list)
@@ -144,6 +146,7 @@ class PartitionRequest:
             )
         if not self.weights:
             raise InvalidInput("Name at least one weight", "请至少指定一个权重")
+        tolerances(self.tolerance, list(self.weights))
         if self.cell_workload is not None:
             if self.units == "villages":
                 raise InvalidInput(

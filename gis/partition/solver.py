@@ -39,7 +39,7 @@ from gis.partition.constraints import check_indivisible, check_k, check_weights
 from gis.partition.diagnose import Shortfall, shortfalls
 from gis.partition.feasibility import Crowded, crowded_text, crowded_units
 from gis.partition.graph import UnitGraph, along_lines, build_graph, parts_of
-from gis.partition.moves import local_search, refine
+from gis.partition.moves import bands, local_search, refine, weight_devs
 from gis.partition.objective import Score, score
 from gis.partition.seeding import bisection_labels, initial_labels
 from gis.partition.units import project_units
@@ -99,7 +99,8 @@ class PartitionResult:
     heaviest_unit_pct: dict[str, float] = field(default_factory=dict)
     notes: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
-    tolerance: float = 0.02
+    #: per weight, the tolerance asked for
+    tolerance: dict[str, float] = field(default_factory=dict)
     shortfalls: list[Shortfall] = field(default_factory=list)
     crowded: list[Crowded] = field(default_factory=list)
 
@@ -108,7 +109,7 @@ class PartitionResult:
         return self.score.max_dev_pct
 
     def within_tolerance(self) -> bool:
-        return all(v <= 100.0 * self.tolerance + 1e-9 for v in self.max_dev_pct.values())
+        return all(v <= 100.0 * self.tolerance[nm] + 1e-9 for nm, v in self.max_dev_pct.items())
 
 
 def _weight_arrays(units: gpd.GeoDataFrame, names: list[str]) -> dict[str, np.ndarray]:
@@ -135,6 +136,51 @@ def _normalise_weights(weights) -> tuple[list[str], np.ndarray]:
     if len(set(names)) != len(names):
         raise InvalidInput("A weight is named twice", "权重名称重复")
     return names, imp / imp.sum()
+
+
+def tolerances(tolerance, names: list[str]) -> np.ndarray:
+    """One tolerance per weight (in the order of ``names``) from a number, the same for
+    every weight, or a mapping weight -> tolerance that names every balanced weight.
+
+    Why per weight: planners often hold the workload tight and let the area go wider
+    (enterprises within 2 %, area within 10 %); what a looser weight does not need is
+    room the compactness phase can use.
+    """
+    if isinstance(tolerance, Mapping):
+        unknown = [str(nm) for nm in tolerance if nm not in names]
+        missing = [nm for nm in names if nm not in tolerance]
+        if unknown or missing:
+            raise InvalidInput(
+                "A tolerance per weight must name every balanced weight and no other "
+                f"(missing: {missing}, not balanced: {unknown})",
+                f"按权重给出的容差必须覆盖每个均衡权重且不含其他权重（缺少：{missing}，未均衡：{unknown}）",
+                [Problem("no tolerance given", "未给出容差", field=nm) for nm in missing]
+                + [Problem("not a balanced weight", "不是均衡权重", field=nm) for nm in unknown],
+            )
+        given = [(nm, tolerance[nm]) for nm in names]
+    else:
+        given = [(None, tolerance)]
+    out = []
+    for nm, v in given:
+        try:
+            ok = not isinstance(v, bool) and 0.0 < float(v) < 1.0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            what, what_zh = (f"tolerance for {nm!r}", f"权重 {nm!r} 的均衡容差") if nm else ("tolerance", "均衡容差")
+            raise InvalidInput(
+                f"{what} must be between 0 and 1, got {v}",
+                f"{what_zh}必须在 0 与 1 之间，收到 {v}",
+                [Problem("not between 0 and 1", "不在 0 与 1 之间", field=nm)] if nm else [],
+            )
+        out.append(float(v))
+    return np.array(out * (len(names) if nm is None else 1))
+
+
+def _over(w: np.ndarray, labels: np.ndarray, k: int, tol: np.ndarray) -> float:
+    """The largest deviation of any weight of any grid as a multiple of that weight's
+    tolerance (at most 1: every weight within its tolerance)."""
+    return float((weight_devs(w, labels, k) / tol).max())
 
 
 def allot_k(totals: np.ndarray, k: int, sizes: np.ndarray) -> np.ndarray:
@@ -206,14 +252,15 @@ def _solve_group(
     rng: np.random.Generator,
     pre: np.ndarray,
     locked: np.ndarray,
-    band: float,
-    tolerance: float,
+    band: float | np.ndarray,
+    tol: np.ndarray,
     max_sweeps: int,
     restarts: int,
     progress=None,
 ) -> np.ndarray:
-    """Labels 0..k-1 for one connected group of units (normalised weights w: n x m).
-    ``progress(fraction)`` is told how far the first attempt's splits are."""
+    """Labels 0..k-1 for one connected group of units (normalised weights w: n x m),
+    ``tol`` one tolerance per weight. ``progress(fraction)`` is told how far the first
+    attempt's splits are."""
     if k == 1:
         return np.zeros(g.n, dtype=np.int64)
     best, best_key = None, None
@@ -227,32 +274,35 @@ def _solve_group(
             if progress is not None and attempt == 0:
                 def hook(done: int, total: int) -> None:
                     progress(0.8 * done / total)
-            labels = bisection_labels(g, w, k, rng, band=tolerance * 0.25, on_split=hook)
+            labels = bisection_labels(g, w, k, rng, band=float(tol.min()) * 0.25, on_split=hook)
         order = rng.permutation(g.n).astype(np.int64)
-        dev = refine(g, w, labels, k, band, locked, order, max_sweeps)
-        if dev > tolerance:  # balance only, with a zero band, then compact inside the band
+        refine(g, w, labels, k, band, locked, order, max_sweeps)
+        over = _over(w, labels, k, tol)
+        if over > 1.0:  # balance only, with a zero band, then compact inside the band
             local_search(
                 g.indptr, g.indices, g.length, w, g.area, g.perimeter, labels, k,
                 np.zeros(w.shape[1]),
                 locked, order, max_sweeps, False, np.inf, np.ones(k),
             )
-            dev = refine(g, w, labels, k, min(band, tolerance * 0.9), locked, order, max_sweeps)
-        key = (dev > tolerance, dev if dev > tolerance else 0.0, attempt)
+            refine(g, w, labels, k, np.minimum(bands(band, w.shape[1]), tol * 0.9), locked, order,
+                   max_sweeps)  # fmt: skip
+            over = _over(w, labels, k, tol)
+        key = (over > 1.0, over if over > 1.0 else 0.0, attempt)
         if best_key is None or key < best_key:
             best, best_key = labels.copy(), key
-        if dev <= tolerance:
+        if over <= 1.0:
             break
     # still outside the tolerance: anneal, and keep the labels that exceed the allowance
     # (the tolerance, or the heaviest unit where one alone is heavier) the least
-    allow = allowance(w, tolerance)
-    key = _excess_key(w, best, k, allow)
-    if key[1] > tolerance:
-        best = _anneal_passes(g, w, k, best, key, allow, band, tolerance, locked, max_sweeps, rng)
-        best = _tighten(g, w, k, best, allow, tolerance, locked, rng)
-    return _compact_runs(g, w, k, best, tolerance, locked, rng)
+    allow = allowance(w, tol)
+    key = _excess_key(w, best, k, allow, tol)
+    if key[1] > 1.0:
+        best = _anneal_passes(g, w, k, best, key, allow, band, tol, locked, max_sweeps, rng)
+        best = _tighten(g, w, k, best, allow, tol, locked, rng)
+    return _compact_runs(g, w, k, best, tol, locked, rng)
 
 
-def _compact_runs(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, tolerance: float,
+def _compact_runs(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, tol: np.ndarray,
                   locked: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The runs of ``COMPACT_RUNS`` from ``labels``, on two threads; the labels with the
     larger mean Polsby-Popper (the first run's on a tie).
@@ -272,7 +322,7 @@ def _compact_runs(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, toler
 
     def run(i: int) -> None:
         per_unit, t0, most = COMPACT_RUNS[i]
-        compact(g.indptr, g.indices, g.length, wc, g.area, g.perimeter, trials[i], k, tolerance,
+        compact(g.indptr, g.indices, g.length, wc, g.area, g.perimeter, trials[i], k, tol,
                 locked, int(min(most, per_unit * g.n)), t0 * scale,
                 COMPACT_T1 * scale, seeds[i])  # fmt: skip
 
@@ -283,7 +333,7 @@ def _compact_runs(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, toler
 
 
 def _anneal_passes(g: UnitGraph, w: np.ndarray, k: int, start: np.ndarray, key, allow: np.ndarray,
-                   band: float, tolerance: float, locked: np.ndarray, max_sweeps: int,
+                   band: float | np.ndarray, tol: np.ndarray, locked: np.ndarray, max_sweeps: int,
                    rng: np.random.Generator) -> np.ndarray:
     """The passes of ``ANNEAL_PASSES``, each from ``start`` and polished by the greedy;
     the labels least over the allowance are kept, and a pass is only looked at while
@@ -312,13 +362,13 @@ def _anneal_passes(g: UnitGraph, w: np.ndarray, k: int, start: np.ndarray, key, 
     trials = [start.copy() for _ in plans]
     stop = np.zeros(1, dtype=np.int64)
     wc = np.ascontiguousarray(w)
-    aims = {"tolerance": np.full(w.shape[1], tolerance), "allowance": np.asarray(allow, dtype=float)}
+    aims = {"tolerance": np.asarray(tol, dtype=float), "allowance": np.asarray(allow, dtype=float)}
     nowall, nohard = np.full((k, w.shape[1]), np.inf), np.full(w.shape[1], np.inf)
 
     def run(i: int) -> None:
         t0, iters, aim, seed, _ = plans[i]
         anneal(g.indptr, g.indices, g.length, wc, g.perimeter, trials[i], k, 0.75 * aims[aim], locked,
-               iters, t0, 1e-6, ANNEAL_LAM, seed, stop, tolerance, nowall, nohard, 0.0)  # fmt: skip
+               iters, t0, 1e-6, ANNEAL_LAM, seed, stop, tol, nowall, nohard, 0.0)  # fmt: skip
 
     done = [threading.Event() for _ in plans]
 
@@ -334,7 +384,7 @@ def _anneal_passes(g: UnitGraph, w: np.ndarray, k: int, start: np.ndarray, key, 
     with ThreadPoolExecutor(max_workers=2) as pool:
         threads = [pool.submit(chain, [0]), pool.submit(chain, range(1, len(plans)))]
         for i in range(len(plans)):
-            if key[1] <= tolerance:
+            if key[1] <= 1.0:
                 stop[0] = 1  # the passes left are not needed
                 break
             done[i].wait()
@@ -343,7 +393,7 @@ def _anneal_passes(g: UnitGraph, w: np.ndarray, k: int, start: np.ndarray, key, 
             assert np.array_equal(order, rng.permutation(g.n).astype(np.int64))
             refine(g, w, trials[i], k, 0.5 * aims[aim] if aim == "allowance" else band, locked, order,
                    max_sweeps)  # fmt: skip
-            trial_key = _excess_key(w, trials[i], k, allow)
+            trial_key = _excess_key(w, trials[i], k, allow, tol)
             if trial_key < key:
                 best, key = trials[i], trial_key
         for t in threads:
@@ -352,7 +402,7 @@ def _anneal_passes(g: UnitGraph, w: np.ndarray, k: int, start: np.ndarray, key, 
 
 
 def _tighten(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, allow: np.ndarray,
-             tolerance: float, locked: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+             tol: np.ndarray, locked: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Annealing rounds (``ANNEAL_TIGHTEN``) from the best labels while they miss the
     tolerance, aiming every weight at it but any excess over the allowance first
     (``ANNEAL_TIGHTEN_HARD``), each behind a wall: no grid's weight may go
@@ -369,22 +419,22 @@ def _tighten(g: UnitGraph, w: np.ndarray, k: int, labels: np.ndarray, allow: np.
     k = 50: grids beyond their allowance 5 after one round aiming at the tolerance alone,
     1 after four, none with the allowance first).
     """
-    key = _excess_key(w, labels, k, allow)
+    key = _excess_key(w, labels, k, allow, tol)
     t0, budget, most, rounds = ANNEAL_TIGHTEN
     wc = np.ascontiguousarray(w)
-    bands = np.full(w.shape[1], 0.75 * tolerance)
+    aim = np.ascontiguousarray(0.75 * tol)
     iters = int(min(most, budget * ANNEAL_ITERS_PER_UNIT * g.n))
     for _ in range(rounds):
-        if key[1] <= tolerance:
+        if key[1] <= 1.0:
             break
         trial = labels.copy()
         tallies = np.zeros((k, w.shape[1]))
         np.add.at(tallies, trial, w)
         wall = np.ascontiguousarray(np.maximum(np.abs(tallies - 1.0), allow[None, :]))
-        anneal(g.indptr, g.indices, g.length, wc, g.perimeter, trial, k, bands, locked, iters, t0, 1e-6,
-               ANNEAL_LAM, int(rng.integers(2**31)), np.zeros(1, dtype=np.int64), tolerance, wall,
+        anneal(g.indptr, g.indices, g.length, wc, g.perimeter, trial, k, aim, locked, iters, t0, 1e-6,
+               ANNEAL_LAM, int(rng.integers(2**31)), np.zeros(1, dtype=np.int64), tol, wall,
                np.asarray(allow, dtype=float), ANNEAL_TIGHTEN_HARD)  # fmt: skip
-        trial_key = _excess_key(w, trial, k, allow)
+        trial_key = _excess_key(w, trial, k, allow, tol)
         if not trial_key < key:
             break
         labels, key = trial, trial_key
@@ -408,15 +458,14 @@ def _barrier_lines(barriers, crs, weight: float) -> np.ndarray | None:
     return barriers.to_crs(crs).geometry.to_numpy()
 
 
-def _crowded(g: UnitGraph, w: np.ndarray, k: int, tolerance: float, refuse: bool,
+def _crowded(g: UnitGraph, w: np.ndarray, k: int, tol: np.ndarray, refuse: bool,
              names: list[str], rows: np.ndarray, row_names: list[str],
              where: str) -> list[Crowded]:
     """Units of one group (``rows``: their row positions) that no grid can hold with
     every weight within the tolerance (:mod:`gis.partition.feasibility`): refused with
     their names when ``refuse``, else returned (``unit`` as the row position)."""
-    limits = np.full(w.shape[1], tolerance)
     found = [dataclasses.replace(c, unit=int(rows[c.unit]))
-             for c in crowded_units(g.indptr, g.indices, w, limits, k)]
+             for c in crowded_units(g.indptr, g.indices, w, np.asarray(tol, dtype=float), k)]
     if found and refuse:
         problems = [
             Problem(*crowded_text(c, names, row_names[c.unit]), row=c.unit, field=names[c.weight])
@@ -437,15 +486,17 @@ def _crowded(g: UnitGraph, w: np.ndarray, k: int, tolerance: float, refuse: bool
     return found
 
 
-def allowance(w: np.ndarray, tolerance: float) -> np.ndarray:
-    """Per weight: the tolerance, or the heaviest unit's share where one alone is heavier
-    (``w`` normalised to a mean of 1 per grid): the issue's rule for indivisible units."""
-    return np.maximum(tolerance, w.max(axis=0))
+def allowance(w: np.ndarray, tol) -> np.ndarray:
+    """Per weight: the tolerance (a number, or one per weight), or the heaviest unit's
+    share where one alone is heavier (``w`` normalised to a mean of 1 per grid): the
+    issue's rule for indivisible units."""
+    return np.maximum(tol, w.max(axis=0))
 
 
-def _excess_key(w: np.ndarray, labels: np.ndarray, k: int, allow: np.ndarray):
-    """(worst excess of any weight of any grid over its allowance, worst deviation,
-    the excesses of all grids summed): lower is better.
+def _excess_key(w: np.ndarray, labels: np.ndarray, k: int, allow: np.ndarray, tol: np.ndarray):
+    """(worst excess of any weight of any grid over its allowance, worst deviation as a
+    multiple of its weight's tolerance ``tol``, the excesses of all grids summed):
+    lower is better.
 
     Why the sum: where one grid cannot be mended (30,000 cells at k = 200: a dense core
     cell's grid stays 90 % short of area) the first two tie, and the annealed labels,
@@ -456,7 +507,7 @@ def _excess_key(w: np.ndarray, labels: np.ndarray, k: int, allow: np.ndarray):
     np.add.at(tallies, labels, w)
     dev = np.abs(tallies - 1.0)
     excess = np.maximum(dev - allow, 0.0)
-    return float(excess.max()), float(dev.max()), float(excess.sum())
+    return float(excess.max()), float((dev / tol).max()), float(excess.sum())
 
 
 def partition(
@@ -465,7 +516,7 @@ def partition(
     weights: Mapping[str, float] | Sequence[str] | str,
     *,
     seed: int = 0,
-    tolerance: float = 0.02,
+    tolerance: float | Mapping[str, float] = 0.02,
     parent_col: str | None = None,
     k_per_parent: Mapping | None = None,
     locked_col: str | None = None,
@@ -492,13 +543,15 @@ def partition(
         (the importances blend the weights for the initial solution; every weight is
         balanced within ``tolerance`` all the same).
     seed : random seed; the same input and seed give the same labels.
-    tolerance : allowed max |W - mean| / mean for each weight (0.02 = 2 %).
+    tolerance : allowed max |W - mean| / mean for each weight (0.02 = 2 %), or a mapping
+        weight -> its own tolerance naming every balanced weight (``{"enterprises":
+        0.02, "area": 0.1}``).
     parent_col : column with the parent unit (town, village code); grids never cross it.
     k_per_parent : mapping parent -> k; by default k is allotted by weight.
     locked_col : column with a grid key for units that must be in the same grid (NaN =
         free); locked units are never moved.
     seeds : row labels of units to grow grids from (one grid each; they stay in it).
-    band : inner balance band the compactness phase keeps (default tolerance / 2).
+    band : inner balance band the greedy keeps (default: half of each weight's tolerance).
     islands : ``"attach"`` joins parts of the area by the islands rule and says so in
         ``notes``; ``"refuse"`` refuses a non-contiguous area.
     check_tolerance : refuse when one unit alone is heavier than (1 + tolerance) x mean,
@@ -523,14 +576,10 @@ def partition(
             f"islands must be 'attach' or 'refuse', got {islands!r}",
             f"islands 参数必须为 'attach' 或 'refuse'，收到 {islands!r}",
         )
-    if not (0.0 < tolerance < 1.0):
-        raise InvalidInput(
-            f"tolerance must be between 0 and 1, got {tolerance}",
-            f"均衡容差必须在 0 与 1 之间，收到 {tolerance}",
-        )
-    check_k(k, len(units))
-    band = tolerance * 0.5 if band is None else float(band)
     names, imp = _normalise_weights(weights)
+    tol = tolerances(tolerance, names)
+    check_k(k, len(units))
+    band = tol * 0.5 if band is None else float(band)
     proj = project_units(units)
     bad = ~proj.geometry.geom_type.isin(["Polygon", "MultiPolygon"]) | proj.geometry.is_empty
     if bad.any():
@@ -644,13 +693,14 @@ def partition(
         sub = {nm: raw[nm][idx] for nm in names}
         gg = g if n_groups == 1 else build_graph(polys[idx])
         if check_tolerance:
-            check_indivisible(sub, kg, tolerance, [row_names[i] for i in idx], where, rows=idx)
+            check_indivisible(sub, kg, dict(zip(names, tol, strict=True)), [row_names[i] for i in idx],
+                              where, rows=idx)  # fmt: skip
         for nm in names:
             mean = sub[nm].sum() / kg
             if mean > 0:
                 heaviest[nm] = max(heaviest[nm], float(100.0 * sub[nm].max() / mean))
         w = np.column_stack([sub[nm] * kg / max(sub[nm].sum(), 1e-300) for nm in names])
-        crowded += _crowded(gg, w, kg, tolerance, check_tolerance, names, idx, row_names, where)
+        crowded += _crowded(gg, w, kg, tol, check_tolerance, names, idx, row_names, where)
         pre, locked = _pre_assign(lock_key[idx], kg, gg, [row_names[i] for i in idx], where)
         groups.append((idx, kg, gg, w, pre, locked))
 
@@ -667,12 +717,12 @@ def partition(
 
         cost = gg if lines is None else along_lines(gg, polys[idx], lines, barrier_near, barrier_weight)
         local = _solve_group(
-            cost, w, imp, kg, rng, pre, locked, band, tolerance, max_sweeps, restarts,
+            cost, w, imp, kg, rng, pre, locked, band, tol, max_sweeps, restarts,
             group_progress,
         )
         group_progress(1.0)
-        allow = allowance(w, tolerance)
-        missed += [s.shifted(offset) for s in shortfalls(gg, local, w, kg, allow, tolerance, names)]
+        allow = allowance(w, tol)
+        missed += [s.shifted(offset) for s in shortfalls(gg, local, w, kg, allow, tol, names)]
         labels[idx] = local + offset
         parent_of_grid.extend([parents[gi]] * kg)
         offset += kg
@@ -683,7 +733,7 @@ def partition(
     sc = score(g, labels, raw, k) if n_groups == 1 else _nested_score(g, labels, raw, group, ks)
     res = PartitionResult(
         labels, k, names, sc, g, proj.assign(**raw), parent_of_grid, heaviest, notes,
-        time.perf_counter() - t0, tolerance, missed, crowded,
+        time.perf_counter() - t0, dict(zip(names, tol.tolist(), strict=True)), missed, crowded,
     )
     if not res.within_tolerance():
         worst = ", ".join(f"{nm} {v:.2f} %" for nm, v in res.max_dev_pct.items())
