@@ -36,7 +36,7 @@ INPUTS = {
 }
 METHODS = [
     "ours", "metis", "metis2", "kahip", "gerrychain", "spopt_rkmeans", "spopt_skater",
-    "pygeoda_skater", "pygeoda_redcap", "rebalance", "ours_at_metis",
+    "pygeoda_skater", "pygeoda_redcap", "rebalance", "ours_at_metis", "ours_at_bar",
 ]
 REBALANCE_CASES = {("sample_cells", 8), ("jinshan", 8), ("sample_villages", 8)}
 EXTRA: dict = {}  # method-specific numbers a worker passes back (rebalance)
@@ -98,23 +98,43 @@ def bar_allowance(units, names, k: int) -> tuple[np.ndarray, np.ndarray]:
     return wn, allowance(wn, bar_tolerance(k))
 
 
+def metis_devs(units, names, k: int) -> dict[str, float]:
+    """Per weight, the worst deviation METIS reaches on this input (as a fraction)."""
+    labels = run_method("metis", units, names, k, 0.0)
+    w = _weights(units, names)
+    return {n: float(np.abs(np.bincount(labels, weights=w[n], minlength=k) / (w[n].sum() / k)
+                            - 1).max()) for n in names}
+
+
 def metis_tolerance(units, names, k: int) -> float:
     """The worst per-weight deviation METIS reaches on this input (as a fraction, at least
     the bench's own tolerance, below 1): ours run at it compares compactness at equal
     balance (``ours_at_metis``)."""
-    labels = run_method("metis", units, names, k, 0.0)
-    w = _weights(units, names)
-    dev = max(float(np.abs(np.bincount(labels, weights=w[n], minlength=k) / (w[n].sum() / k)
-                           - 1).max()) for n in names)
-    return float(min(0.95, max(bar_tolerance(k), dev)))
+    return float(min(0.95, max(bar_tolerance(k), *metis_devs(units, names, k).values())))
 
 
-def run_method(method: str, units, names, k: int, cap: float, tol: float | None = None) -> np.ndarray:
+def bar_tolerances(units, names, k: int) -> dict[str, float]:
+    """Per weight, the balance the bar accepts (its allowance, :func:`bar_allowance`) but
+    no looser than METIS's on this input, nor than the bar's tolerance where METIS is
+    tighter: ours asked for it (``ours_at_bar``), one tolerance per weight, is within the
+    balance bar and at least as balanced as METIS on every weight, so its roundness is
+    judged against METIS's without trading balance for it.
+
+    Why: where a unit alone is heavier than 2 %, the bar accepts that unit's weight, and
+    the balance ours reaches beyond it (2 % on the villages, whose heaviest village holds
+    21 % of a grid's enterprises) is paid for in roundness."""
+    _, allow = bar_allowance(units, names, k)
+    metis = metis_devs(units, names, k)
+    return {n: round(float(min(0.99, a, max(bar_tolerance(k), metis[n]))), 4)
+            for n, a in zip(names, allow, strict=True)}
+
+
+def run_method(method: str, units, names, k: int, cap: float, tol=None) -> np.ndarray:
     from gis.partition.graph import build_graph
 
     if method == "rebalance":
         return run_rebalance(units, names, k)
-    if method in ("ours", "ours_at_metis"):
+    if method in ("ours", "ours_at_metis", "ours_at_bar"):
         from gis.partition import partition
 
         tol = tol or bar_tolerance(k)
@@ -267,6 +287,7 @@ def _geoda_data(gd, units, blend):
 #: what each method imports, imported before its timer starts (start-up, not partitioning)
 IMPORTS = {
     "ours": ["gis.partition"], "ours_at_metis": ["gis.partition", "pymetis"],
+    "ours_at_bar": ["gis.partition", "pymetis"],
     "rebalance": ["gis.partition"], "metis": ["pymetis"], "metis2": ["pymetis"],
     "kahip": ["kahip"], "gerrychain": ["networkx", "gerrychain", "gerrychain.tree"],
     "spopt_rkmeans": ["libpysal.weights", "spopt.region"],
@@ -285,6 +306,9 @@ def worker(args) -> None:
     if args.worker_method == "ours_at_metis":  # METIS first, outside the timing
         tol = metis_tolerance(units, names, args.worker_k)
         EXTRA["tolerance"] = round(tol, 4)
+    if args.worker_method == "ours_at_bar":  # METIS first, outside the timing
+        tol = bar_tolerances(units, names, args.worker_k)
+        EXTRA["tolerance"] = tol
     t = time.perf_counter()
     labels = run_method(args.worker_method, units, names, args.worker_k, args.cap, tol)
     sec = time.perf_counter() - t
@@ -441,7 +465,14 @@ def headline(rows) -> dict:
     rebalance = [{key: r.get(key) for key in ("input", "k", "max_dev_pct_before", "max_dev_pct",
                                               "enterprises_moved", "lower_bound", "moved_over_bound")}
                  for r in rows if r["method"] == "rebalance"]
-    return {"benchmark": "partition", "ours": ours, "rebalance": rebalance,
+    at_bar = []
+    for r in rows:
+        m = metis.get((r["input"], r["k"]))
+        if r["method"] == "ours_at_bar" and r.get("pp_mean") and m and m.get("pp_mean"):
+            at_bar.append({key: r.get(key) for key in ("input", "k", "tolerance", "max_dev_pct",
+                                                        "grids_outside", "noncontiguous", "pp_mean")}
+                          | {"pp_over_metis": round(r["pp_mean"] / m["pp_mean"], 3)})
+    return {"benchmark": "partition", "ours": ours, "ours_at_bar": at_bar, "rebalance": rebalance,
             "noncontiguous_ours": sum(r["noncontiguous"] or 0 for r in rows if r["method"] == "ours")}
 
 
@@ -458,7 +489,7 @@ def print_table(rows) -> None:
         o = ours.get((r["input"], r["k"]))
         ratio = ""
         if o and o.get("pp_mean") and r.get("pp_mean") and r["method"] not in (
-                "ours", "rebalance", "ours_at_metis"):
+                "ours", "rebalance", "ours_at_metis", "ours_at_bar"):
             ratio = (f"{o['pp_mean'] / r['pp_mean']:.2f}x "
                      f"{o['seconds'] / max(r['seconds'], 1e-3):.1f}x")
         if r["method"] == "rebalance" and "enterprises_moved" in r:
@@ -467,6 +498,9 @@ def print_table(rows) -> None:
         m = metis.get((r["input"], r["k"]))
         if r["method"] == "ours_at_metis" and r.get("pp_mean") and m and m.get("pp_mean"):
             ratio = f"tolerance {r['tolerance']:g}: pp {r['pp_mean'] / m['pp_mean']:.2f}x METIS"
+        if r["method"] == "ours_at_bar" and r.get("pp_mean") and m and m.get("pp_mean"):
+            tol = " / ".join(f"{100 * v:g} %" for v in r["tolerance"].values())
+            ratio = f"tolerance {tol}: pp {r['pp_mean'] / m['pp_mean']:.2f}x METIS"
         if r["method"] == "ours" and r.get("ruled_out"):
             c = r["ruled_out"][0]
             ratio += (f"  target ruled out: unit {c['unit']} takes >= {c['weight_at_least_pct']:g} % "
