@@ -90,6 +90,11 @@ def test_a_core_too_dense_for_the_tolerance_is_refused_naming_its_centre() -> No
     assert any(c.unit == centre and c.least >= 2.7 for c in res.crowded)
     assert any("No partition can keep every weight within the tolerance" in en for en, _ in res.notes)
     assert not res.within_tolerance()  # as proven
+    # with a tolerance per weight: refused all the same, without a single tolerance to name
+    with pytest.raises(InvalidInput) as err:
+        partition(units, 40, ["enterprises", "area"], seed=0, tolerance={"enterprises": 0.02, "area": 0.05})
+    assert centre in {p.row for p in err.value.problems}
+    assert "cluster so dense" in err.value.message and "tolerance below" not in err.value.message
 
 
 def test_a_core_that_fits_is_not_reported() -> None:

@@ -472,14 +472,17 @@ def _crowded(g: UnitGraph, w: np.ndarray, k: int, tol: np.ndarray, refuse: bool,
             for c in found
         ]
         at, at_zh = (f" in {where}", f"（{where}）") if where else ("", "")
-        below = max((c.tolerance_needed or 0.0) for c in found)
+        # the tolerance below which it is ruled out is known with one tolerance for all
+        needed = [c.tolerance_needed for c in found if c.tolerance_needed is not None]
+        below, below_zh = ((f" (any tolerance below {100 * max(needed):.1f} % is ruled out)",
+                            f"（容差低于 {100 * max(needed):.1f} % 均不可能）") if needed else ("", ""))
         raise InvalidInput(
             f"The tolerance cannot be met{at}: units sit in a cluster so dense that no grid "
-            "can hold them with its share of every weight (any tolerance below "
-            f"{100 * below:.1f} % is ruled out); lower k (larger grids take the cluster in), "
-            "raise the tolerance, balance fewer weights, or ask for a best-effort partition",
+            f"can hold them with its share of every weight{below}; lower k (larger grids take "
+            "the cluster in), raise the tolerance, balance fewer weights, or ask for a "
+            "best-effort partition",
             f"均衡容差无法满足{at_zh}：部分单元所在的聚集区过密，任何含它们的网格都无法同时"
-            f"达到各项权重的均值（容差低于 {100 * below:.1f} % 均不可能）；请减少网格数（更大的网格"
+            f"达到各项权重的均值{below_zh}；请减少网格数（更大的网格"
             "能容纳聚集区）、放宽容差、减少同时均衡的权重，或改为尽力划分",
             problems,
         )
