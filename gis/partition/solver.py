@@ -159,7 +159,7 @@ def tolerances(tolerance, names: list[str]) -> np.ndarray:
             )
         given = [(nm, tolerance[nm]) for nm in names]
     else:
-        given = [(None, tolerance)]
+        given = [(None, tolerance)] * len(names)
     out = []
     for nm, v in given:
         try:
@@ -174,7 +174,7 @@ def tolerances(tolerance, names: list[str]) -> np.ndarray:
                 [Problem("not between 0 and 1", "不在 0 与 1 之间", field=nm)] if nm else [],
             )
         out.append(float(v))
-    return np.array(out * (len(names) if nm is None else 1))
+    return np.array(out)
 
 
 def _over(w: np.ndarray, labels: np.ndarray, k: int, tol: np.ndarray) -> float:
