@@ -142,7 +142,9 @@ def rebalance_command(
     parent_code: Annotated[str, typer.Option("--parent-code", help="Grid whose child grids are rebalanced (a town)")],
     plan: Annotated[int | None, typer.Option(help="Plan to start from; default: the layer's published plan")] = None,
     weights: Annotated[str, typer.Option(help="Comma-separated weights: enterprises, incidents, area")] = "enterprises,area",
-    tolerance: Annotated[float, typer.Option(help="Target deviation from the mean per weight (0.05 = 5 %)")] = 0.05,
+    tolerance: Annotated[str, typer.Option(
+        help="Target deviation from the mean: for every weight (0.05 = 5 %), or one per weight, "
+             "e.g. enterprises=0.05,area=0.15")] = "0.05",
     moves_out: Annotated[str | None, typer.Option("--moves-out", help="Write the moves as CSV (UTF-8 with BOM)")] = None,
     plan_name: Annotated[str | None, typer.Option(help="Name of the draft plan")] = None,
     db: DbOption = None,
@@ -151,7 +153,7 @@ def rebalance_command(
     codes renumbered), moving as few enterprises as possible; write a draft plan."""
     from gis.cli import friendly
 
-    friendly(_rebalance)(layer, parent_code, plan, weights, tolerance, moves_out, plan_name, db)
+    friendly(_rebalance)(layer, parent_code, plan, weights, _parse_tolerance(tolerance), moves_out, plan_name, db)
 
 
 def _rebalance(layer, parent_code, plan, weights, tolerance, moves_out, plan_name, db) -> None:

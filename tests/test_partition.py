@@ -224,6 +224,15 @@ def test_rebalance_reaches_tolerance_moving_few_enterprises(cells):
     assert r.max_dev_pct_after["enterprises"] <= 5.0
     assert r.enterprises_moved <= 1.5 * r.lower_bound + 1e-9
     assert len(r.moves) > 0 and set(r.moves.columns) >= {"unit", "from_grid", "to_grid"}
+    # a tolerance per weight: the same number gives the same moves; the area held to its own
+    same = rebalance(plan, "grid", ["enterprises"], tolerance={"enterprises": 0.05})
+    assert same.moves.equals(r.moves)
+    both = rebalance(plan, "grid", ["enterprises", "area"], tolerance={"enterprises": 0.05, "area": 0.25})
+    assert both.max_dev_pct_after["enterprises"] <= 5.0 and both.max_dev_pct_after["area"] <= 25.0, both
+    assert both.max_dev_pct_after["area"] > 5.0  # not held to the enterprises' 5 %
+    with pytest.raises(InvalidInput) as err:
+        rebalance(plan, "grid", ["enterprises", "area"], tolerance={"enterprises": 0.05})
+    assert err.value.problems[0].field == "area"
 
 
 # ------------------------------------------------------------------ seeding and moves

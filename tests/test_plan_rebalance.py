@@ -4,6 +4,8 @@ publishes through the gate; on both backends."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -70,6 +72,7 @@ def test_cli_rebalance_writes_a_draft_and_the_moves(sample_gpkg: Path, tmp_path:
     from typer.testing import CliRunner
 
     from gis.cli import app
+    from gis.store import open_store
 
     db = tmp_path / "s.gpkg"
     shutil.copy(sample_gpkg, db)
@@ -81,6 +84,18 @@ def test_cli_rebalance_writes_a_draft_and_the_moves(sample_gpkg: Path, tmp_path:
     moves = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
     assert list(moves.columns) == ["code", "new_code", "from_grid", "to_grid", "enterprises"]
     assert len(moves) > 0 and moves["new_code"].str.startswith("310199102").all()
+    # a tolerance per weight, and a value that is neither a number nor WEIGHT=TOLERANCE pairs
+    res = CliRunner().invoke(app, ["rebalance", "community", "--parent-code", "310199102",
+                                   "--tolerance", "enterprises=0.05,area=0.3", "--db", str(db)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert set(re.findall(r"(\w+): max deviation", res.output)) == {"enterprises", "area"}, res.output
+    plan_id = int(re.search(r"draft plan (\d+)", res.output)[1])
+    with open_store(str(db)) as store:
+        note = json.loads(store.plan(plan_id).note)["rebalance"]
+    assert note["tolerance"] == {"enterprises": 0.05, "area": 0.3}, note
+    res = CliRunner().invoke(app, ["rebalance", "community", "--parent-code", "310199102",
+                                   "--tolerance", "loose", "--db", str(db)])  # fmt: skip
+    assert res.exit_code == 2 and "WEIGHT=TOLERANCE" in res.output, res.output
 
 
 def test_api_rebalance_job_returns_the_draft_and_its_moves(sample_gpkg: Path, tmp_path: Path) -> None:
@@ -110,6 +125,9 @@ def test_api_rebalance_job_returns_the_draft_and_its_moves(sample_gpkg: Path, tm
             assert client.get(f"/plans/{res['plan_id']}").json()["status"] == "draft"
             bad = client.post("/plans/community/rebalance", json={"parent_code": "310199102", "weights": []})
             assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "weights"
+            bad = client.post("/plans/community/rebalance", json={"parent_code": "310199102",
+                                                                  "tolerance": {"enterprises": 0.05}})
+            assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "area", bad.text
             r = client.post("/plans/community/rebalance", json={"parent_code": "310199999"})
             while (body := client.get(r.json()["href"]).json())["status"] == "running":
                 time.sleep(0.2)

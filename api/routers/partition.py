@@ -20,6 +20,7 @@ from api.deps import StoreDep
 from api.errors import STATUS
 from gis import jobs
 from gis.errors import InvalidInput, Problem
+from gis.partition.constraints import tolerances
 from gis.partition.job import PartitionRequest, run_in_process
 
 router = APIRouter(tags=["partition"])
@@ -93,7 +94,9 @@ class RebalanceBody(BaseModel):
     parent_code: str = Field(..., description="Grid whose child grids are rebalanced (a town: 9 digits)",
                              examples=["310199102"])  # fmt: skip
     weights: list[str] = Field(default_factory=lambda: ["enterprises", "area"])
-    tolerance: float = Field(0.05, gt=0, lt=1)
+    tolerance: float | dict[str, float] = Field(
+        0.05, description="Target deviation from the mean, for every weight (0.05 = 5 %), or one per weight "
+        'naming each of weights, e.g. {"enterprises": 0.05, "area": 0.15}')
     plan_id: int | None = Field(None, description="Plan to start from; default: the layer's published plan")
     plan_name: str | None = None
 
@@ -108,6 +111,7 @@ def start_rebalance(layer: str, body: RebalanceBody, store: StoreDep) -> dict[st
     if not body.weights:
         raise InvalidInput("Name at least one weight", "请至少指定一个权重",
                            [Problem("empty", "为空", field="weights")])  # fmt: skip
+    tolerances(body.tolerance, body.weights)  # refused here, not in the job
     jobs.reap_children()
     state = jobs.new_job(store, "rebalance", layer)
     args = {"layer": layer, **body.model_dump()}

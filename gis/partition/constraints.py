@@ -168,6 +168,45 @@ def check_weights(frame, names: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
+def tolerances(tolerance, names: list[str]) -> np.ndarray:
+    """One tolerance per weight (in the order of ``names``) from a number, the same for
+    every weight, or a mapping weight -> tolerance that names every balanced weight.
+
+    Why per weight: planners often hold the workload tight and let the area go wider
+    (enterprises within 2 %, area within 10 %); what a looser weight does not need is
+    room the compactness phase can use.
+    """
+    if isinstance(tolerance, Mapping):
+        unknown = [str(nm) for nm in tolerance if nm not in names]
+        missing = [nm for nm in names if nm not in tolerance]
+        if unknown or missing:
+            raise InvalidInput(
+                "A tolerance per weight must name every balanced weight and no other "
+                f"(missing: {missing}, not balanced: {unknown})",
+                f"按权重给出的容差必须覆盖每个均衡权重且不含其他权重（缺少：{missing}，未均衡：{unknown}）",
+                [Problem("no tolerance given", "未给出容差", field=nm) for nm in missing]
+                + [Problem("not a balanced weight", "不是均衡权重", field=nm) for nm in unknown],
+            )
+        given = [(nm, tolerance[nm]) for nm in names]
+    else:
+        given = [(None, tolerance)] * len(names)
+    out = []
+    for nm, v in given:
+        try:
+            ok = not isinstance(v, bool) and 0.0 < float(v) < 1.0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            what, what_zh = (f"tolerance for {nm!r}", f"权重 {nm!r} 的均衡容差") if nm else ("tolerance", "均衡容差")
+            raise InvalidInput(
+                f"{what} must be between 0 and 1, got {v}",
+                f"{what_zh}必须在 0 与 1 之间，收到 {v}",
+                [Problem("not between 0 and 1", "不在 0 与 1 之间", field=nm)] if nm else [],
+            )
+        out.append(float(v))
+    return np.array(out)
+
+
 def check_indivisible(
     weights: dict[str, np.ndarray], k: int, tolerance: float | Mapping[str, float], unit_names,
     where: str = "", rows: np.ndarray | None = None,

@@ -38,9 +38,10 @@ import shapely
 
 from gis.errors import GridGisError, InvalidInput, NotFound, Problem
 from gis.model import RISK_CLASSES, STORE_CRS, SupervisionLevel, admin_code_to_grid_code
+from gis.partition.constraints import tolerances
 from gis.partition.diagnose import shortfall_notes
 from gis.partition.output import barrier_share, dissolve, grids_frame
-from gis.partition.solver import PartitionResult, partition, tolerances
+from gis.partition.solver import PartitionResult, partition
 from gis.partition.units import aggregate_points, cells_frame, line_blocks
 
 Progress = Callable[[float, str], None]

@@ -89,7 +89,7 @@ def run_rebalance(
     parent_code: str,
     weights: list[str],
     *,
-    tolerance: float = 0.05,
+    tolerance: float | dict[str, float] = 0.05,
     plan_id: int | None = None,
     plan_name: str | None = None,
     write: bool = True,

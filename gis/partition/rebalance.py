@@ -1,7 +1,8 @@
 """Rebalance: fix an existing plan's imbalance while moving as few enterprises as possible.
 
 Greedy, one boundary unit at a time: among the moves that reduce the total excess
-``sum_{grid, weight} max(0, |W/mean - 1| - tolerance)`` and keep both grids
+``sum_{grid, weight} max(0, |W/mean - 1| - tolerance)`` (the weight's own tolerance
+where they differ) and keep both grids
 contiguous (locked units never move), take the one with the fewest enterprises moved
 per unit of excess removed (ties: the larger gain). A move that overshoots gains only
 the excess it removes, so small exact moves win. The lower bound on enterprises moved
@@ -11,6 +12,7 @@ lose at least that much.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InvalidInput
-from gis.partition.constraints import can_leave, check_weights
+from gis.partition.constraints import can_leave, check_weights, tolerances
 from gis.partition.graph import build_graph
 from gis.partition.units import project_units
 
@@ -32,6 +34,7 @@ def _excess(x, tol):
 
 @numba.njit(cache=True)
 def _greedy(indptr, indices, weights, cost, labels, k, tol, locked, max_moves):
+    """The moves (``tol``: one tolerance per weight); ``labels`` updated in place."""
     n, m = weights.shape
     wsum = np.zeros((k, m))
     size = np.zeros(k, dtype=np.int64)
@@ -65,8 +68,8 @@ def _greedy(indptr, indices, weights, cost, labels, k, tol, locked, max_moves):
                 for j in range(m):
                     x = weights[v, j]
                     gain += (
-                        _excess(wsum[d, j], tol) + _excess(wsum[e, j], tol)
-                        - _excess(wsum[d, j] - x, tol) - _excess(wsum[e, j] + x, tol)
+                        _excess(wsum[d, j], tol[j]) + _excess(wsum[e, j], tol[j])
+                        - _excess(wsum[d, j] - x, tol[j]) - _excess(wsum[e, j] + x, tol[j])
                     )
                 if gain <= 1e-12:
                     continue
@@ -121,15 +124,17 @@ def rebalance(
     weights: list[str] | str,
     *,
     cost_col: str | None = None,
-    tolerance: float = 0.05,
+    tolerance: float | Mapping[str, float] = 0.05,
     locked_col: str | None = None,
     max_moves: int = 100_000,
 ) -> RebalanceResult:
     """Move boundary units between the grids of ``grid_col`` until every weight is within
-    ``tolerance`` of its mean, moving as few of ``cost_col`` (default: the first weight,
-    e.g. the enterprise count) as the greedy finds. Grids stay contiguous.
+    ``tolerance`` of its mean (a number, or one per weight naming each of ``weights``),
+    moving as few of ``cost_col`` (default: the first weight, e.g. the enterprise count)
+    as the greedy finds. Grids stay contiguous.
     """
     names = [weights] if isinstance(weights, str) else list(weights)
+    tol = tolerances(tolerance, names)
     if grid_col not in units.columns:
         raise InvalidInput(f"Grid column {grid_col!r} is missing", f"缺少网格字段 {grid_col!r}")
     proj = project_units(units)
@@ -147,10 +152,10 @@ def rebalance(
     first = raw[names[0]]
     mean = first.sum() / k
     sums = np.bincount(labels, weights=first, minlength=k)
-    lower = float(np.maximum(0.0, sums - (1.0 + tolerance) * mean).sum())
+    lower = float(np.maximum(0.0, sums - (1.0 + tol[0]) * mean).sum())
     new = labels.copy()
     mv, frm = _greedy(
-        g.indptr, g.indices, w, cost.astype(float), new, k, tolerance * 0.98, locked, max_moves
+        g.indptr, g.indices, w, cost.astype(float), new, k, tol * 0.98, locked, max_moves
     )
     # a unit moved twice counts once, from its first grid to its last
     final_from: dict[int, int] = {}
