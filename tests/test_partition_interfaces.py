@@ -116,6 +116,8 @@ def test_api_job_runs_in_a_process_and_returns_the_draft_plan(client, db: Path) 
     assert body["progress"] == 1.0
     res = body["result"]
     assert len(res["table"]) == 4 and res["table"][0]["code"].startswith(TOWN)
+    assert res["tolerance"] == {"enterprises": 0.15, "area": 0.15}
+    assert res["within_tolerance"] == all(v <= 15.0 for v in res["max_dev_pct"].values()), res
     plan = client.get(f"/plans/{res['plan_id']}")
     assert plan.status_code == 200 and plan.json()["status"] == "draft"
 
@@ -447,6 +449,7 @@ def test_a_tolerance_per_weight_through_the_api_and_the_cli(db: Path, client) ->
     assert r.status_code == 202, r.text
     body = _wait(client, r.json()["id"], lambda b: b["status"] != "running")
     assert body["status"] == "done", body
+    assert body["result"]["tolerance"] == tolerance and body["result"]["within_tolerance"] is True, body
     table = body["result"]["table"]
     for name, tol in tolerance.items():
         assert max(abs(row[f"{name}_dev_pct"]) for row in table) <= 100 * tol + 1e-6, (name, table)

@@ -244,6 +244,8 @@ class PartitionOutcome:
             "units": len(self.units),
             "weights": list(self.result.weights),
             "max_dev_pct": {k: round(float(v), 3) for k, v in self.result.max_dev_pct.items()},
+            "tolerance": dict(self.result.tolerance),  # per weight, as asked (0.02 = 2 %)
+            "within_tolerance": self.result.within_tolerance(),
             "notes": [{"message": en, "message_zh": zh} for en, zh in self.result.notes],
             "seconds": round(float(self.result.seconds), 3),
             "barrier_share": self.barrier,
