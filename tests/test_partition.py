@@ -425,7 +425,7 @@ def test_shortfalls_tell_a_regional_shortage_from_a_local_one():
     def run(ent_per_grid):
         w = np.column_stack([np.repeat(np.array(ent_per_grid) / 5.0, 5), np.full(30, 0.2)])
         allow = np.maximum(0.02, w.max(axis=0))
-        return shortfalls(g, labels, w, 6, allow, 0.02, ["enterprises", "area"])
+        return shortfalls(g, labels, w, 6, allow, np.full(2, 0.02), ["enterprises", "area"])
 
     # the west is short and the east is over, beyond the heaviest unit (30 %)
     found = run([0.5, 0.6, 0.9, 1.0, 1.5, 1.5])

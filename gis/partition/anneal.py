@@ -121,9 +121,9 @@ def anneal(indptr, indices, length, w, perimeter, labels, k, band, locked, iters
     returns the number of moves taken. Releases the GIL (passes run on threads side by
     side) and gives up early once ``stop[0]`` is set (checked every 65,536 tries), or
     as soon as every weight of every grid is within ``within`` of its mean (the
-    tolerance: a number, or one per weight; -1 never): the balancing is done and the compaction comes next, while
-    cooling on could drift out again (georgia k = 8: within 2 % mid-pass, 3.4 % at its
-    end; now 1.9 %).
+    tolerance: a number, or one per weight; -1 never): the balancing is done and the
+    compaction comes next, while cooling on could drift out again (georgia k = 8:
+    within 2 % mid-pass, 3.4 % at its end; now 1.9 %).
 
     Tries are drawn from all units as :func:`_propose` does, but a unit inside its grid
     (no neighbour elsewhere: 72 % of the tries at k = 200 on 30,000 cells) is turned

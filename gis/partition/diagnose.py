@@ -57,15 +57,14 @@ class Shortfall:
 
 
 def shortfalls(g: UnitGraph, labels: np.ndarray, w: np.ndarray, k: int, allow: np.ndarray,
-               tolerance, names: list[str]) -> list[Shortfall]:
+               tol: np.ndarray, names: list[str]) -> list[Shortfall]:
     """Per weight with grids outside ``allow`` (``w`` normalised to a mean of 1 per
     grid), the block around its worst grid: the connected grids off on that weight on
     the same side. The block is *regional* when, with the grids bordering it, it is
-    still off on that side by more than the tolerance (a number, or one per weight).
+    still off on that side by more than its weight's tolerance (``tol``, one per weight).
     Worst first."""
     tallies = np.zeros((k, w.shape[1]))
     np.add.at(tallies, labels, w)
-    tol = np.broadcast_to(np.asarray(tolerance, dtype=float), (w.shape[1],))
     dev = tallies - 1.0
     excess = np.abs(dev) - allow[None, :]
     if not (excess > 1e-9).any():
