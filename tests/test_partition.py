@@ -518,3 +518,34 @@ def test_noncontiguous_grids_counts_grids_in_pieces_and_empty_grids():
     assert count([0, 0, 0, 0, 0, 0], 2) == 1  # grid 1 is empty
     parts = label_parts(g.indptr, g.indices, np.array([0, 0, 1, -1, 0, 0], dtype=np.int64))
     assert parts.tolist() == [0, 0, 1, -1, 2, 2]
+
+
+def test_arc_kernel_finds_the_least_deviating_arc(cells):
+    """For every stretch of start positions, the compiled arc search finds the arc whose
+    worst share is closest to the target, as trying every length does (the bisection on
+    the length must not miss the best arc)."""
+    from gis.partition.graph import build_graph
+    from gis.partition.seeding import _sector_cuts
+
+    g = build_graph(cells.geometry.values)
+    w = np.column_stack([cells["enterprises"].to_numpy(float), g.area])
+    kk, bins = 3, 5
+    wn = w * kk / w.sum(axis=0)
+    tot, frac = wn.sum(axis=0), 1 / kk
+    lo, hi = 0, g.n - 2
+    pivot = (g.centroid * wn[:, :1]).sum(axis=0) / tot[0]
+    order = np.argsort(np.arctan2(*(g.centroid - pivot).T[::-1]), kind="stable").astype(np.int64)
+    rows = _sector_cuts(order, wn, tot, frac, lo, hi, bins)
+    cum = np.vstack([np.zeros(2), np.cumsum(wn[np.concatenate([order, order])] / tot, axis=0)])
+    best = np.full(bins, np.inf)
+    lengths = np.arange(lo + 1, hi + 1)
+    for s in range(g.n):
+        share = cum[s + lengths] - cum[s]
+        dev = np.abs(share - frac).max(axis=1) * max(1 / frac, 1 / (1 - frac))
+        b = s * bins // g.n
+        best[b] = min(best[b], dev.min())
+    assert np.allclose(rows[:, 0], best, rtol=0, atol=1e-12)
+    for d, s, length in rows:  # each row is the arc it names
+        share = cum[int(s) + int(length)] - cum[int(s)]
+        assert np.isclose(np.abs(share - frac).max() * 3, d)
+    assert rows[:, 0].min() < 0.05  # some arc around the enterprises' centre takes a third of both

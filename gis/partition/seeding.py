@@ -8,7 +8,10 @@ edges, so every prefix is connected and a cut never jumps across a bay); each at
 position with the smallest max deviation. The best are made contiguous (parts cut
 off a side join the side they touch), polished by two-way boundary moves with a
 weight ladder (:func:`gis.partition.moves.balance`), and the most compact one that
-reaches the band wins. Each side is then re-normalised to its own totals.
+reaches the band wins. Where none reaches it (several weights unevenly spread: a
+dense core in empty land), arcs around a few pivots (:func:`_sector_cuts`) are tried
+the same way and win when they come closer. Each side is then re-normalised to its
+own totals.
 
 Growth (:func:`initial_labels`, used with locked units or fixed seeds):
 1. Centres: weighted k-means++ on the unit centroids (seeded generator), refined by
@@ -307,6 +310,61 @@ def _cut_orders(indptr, indices, cx, cy, cosa, sina, wn, tot, frac, lo, hi, orde
             cuts[3 * i + j] = cut
 
 
+@numba.njit(cache=True, nogil=True)
+def _sector_cuts(order, wn, tot, frac, lo, hi, bins):
+    """The units in ``order`` (sorted by angle around a pivot) read as a circle: for
+    each of ``bins`` equal stretches of start positions, the arc ``[s, s + L)`` whose
+    share of every weight is closest to ``frac`` (L in ``lo + 1 .. hi``), as (max
+    deviation, s, L) rows.
+
+    Why: a set whose weights are unevenly spread (a dense core in empty land) has no
+    straight cut that halves both the core's enterprises and the land, but an arc has
+    two free ends for two weights: by the argument of the ham-sandwich theorem some
+    arc around any pivot takes half of both. Each weight's deviation is
+    ``|x_c - frac|`` (times a constant), so the worst over the weights is least where
+    the largest excess meets the largest shortfall: found by bisection on L.
+    """
+    n, m = wn.shape
+    cum = np.zeros((2 * n + 1, m))
+    for i in range(2 * n):
+        v = order[i % n]
+        for c in range(m):
+            cum[i + 1, c] = cum[i, c] + wn[v, c] / tot[c]
+    scale = max(1.0 / frac, 1.0 / (1.0 - frac))
+    out = np.full((bins, 3), np.inf)
+    for s in range(n):
+        b = s * bins // n
+        a, z = lo + 1, hi
+        while a < z:  # the least L where the excess reaches the shortfall
+            mid = (a + z) // 2
+            ex = 0.0
+            sh = 0.0
+            for c in range(m):
+                x = cum[s + mid, c] - cum[s, c] - frac
+                if x > ex:
+                    ex = x
+                if -x > sh:
+                    sh = -x
+            if ex >= sh:
+                z = mid
+            else:
+                a = mid + 1
+        for L in (a - 1, a):
+            if L < lo + 1 or L > hi:
+                continue
+            d = 0.0
+            for c in range(m):
+                x = abs(cum[s + L, c] - cum[s, c] - frac)
+                if x > d:
+                    d = x
+            d *= scale
+            if d < out[b, 0]:
+                out[b, 0] = d
+                out[b, 1] = s
+                out[b, 2] = L
+    return out
+
+
 def _repair(indptr, indices, length, labels, load):
     """Keep each label's heaviest connected part; hand the other parts to neighbours."""
     comp = label_parts(indptr, indices, labels)
@@ -322,6 +380,32 @@ def _repair(indptr, indices, length, labels, load):
     return _absorb(indptr, indices, length, out)
 
 
+#: arcs around pivots as candidate cuts (see :func:`_sector_cuts`): per pivot, the best
+#: arc of each of this many stretches of start positions
+SECTORS = 8
+
+
+def _sector_candidates(xy, wn, tot, frac, lo, hi) -> list:
+    """(deviation, order, cut) of the arcs around each pivot: the centre of each weight
+    and of the units, and each weight's heaviest unit; the order is rolled so the arc
+    is its prefix."""
+    m = wn.shape[1]
+    pivots = [xy.mean(axis=0)]
+    for c in range(m):
+        if tot[c] > 0:
+            pivots.append((xy * wn[:, c:c + 1]).sum(axis=0) / tot[c])
+            pivots.append(xy[int(np.argmax(wn[:, c]))])
+    out = []
+    for p in pivots:
+        ang = np.arctan2(xy[:, 1] - p[1], xy[:, 0] - p[0])
+        order = np.argsort(ang, kind="mergesort").astype(np.int64)
+        rows = _sector_cuts(order, wn, tot, frac, lo, hi, SECTORS)
+        for d, s0, length in rows:
+            if np.isfinite(d):
+                out.append((float(d), np.roll(order, -int(s0)), int(length)))
+    return out
+
+
 def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
            max_sweeps: int, candidates: int = 24, slack: float = 0.25,
            tries: int = 4) -> np.ndarray:
@@ -333,6 +417,15 @@ def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
     re-scored; the most balanced and the ``tries - 1`` most compact within ``slack``
     are polished by two-way moves (:func:`gis.partition.moves.balance`), and the most
     compact that reaches ``2 * band`` wins (else the least deviating).
+
+    When no straight cut reaches the band and several weights are balanced, arcs
+    around pivots (:func:`_sector_candidates`) go through the same steps, and the
+    better of the two results wins. Why only then: where a straight cut does, it is
+    the rounder one, and the labels stay what they were; where none does (a core of
+    enterprises in empty land, which a straight cut either misses or takes too much
+    of), an arc has two free ends for two weights. With the arcs, grids outside
+    their allowance over seeds 0-4: Jinshan k = 50 from 6.2 to 4.4 on average,
+    30,000 cells at k = 200 from 157 to 127 (seeds 0-3).
     """
     n = g.n
     k1 = kk // 2
@@ -360,15 +453,39 @@ def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
     else:
         run(0, na)
     raw = [(float(devs[i]), orders[i], int(cuts[i])) for i in range(3 * na)]
-    raw.sort(key=lambda c: c[0])
+    order = rng.permutation(n).astype(np.int64)
+    key, side = _best_cut(g, wn, kk, raw, band, order, max_sweeps, candidates, slack, tries)
+    if key[0] and wn.shape[1] > 1:  # no straight cut reaches the band: arcs too
+        arcs = _sector_candidates(g.centroid, wc, tot, frac, lo, hi)
+        if arcs:
+            k2, s2 = _best_cut(g, wn, kk, arcs, band, order, max_sweeps, candidates, slack, tries)
+            if k2 < key:
+                key, side = k2, s2
+    if side is None:
+        raise InvalidInput(
+            f"Could not split {n} units into two connected parts for {k1} and "
+            f"{kk - k1} grids; use smaller units or fewer grids",
+            f"无法将 {n} 个单元分成分别容纳 {k1} 与 {kk - k1} 个网格的两个连通部分；"
+            "请用更小的单元或更少的网格",
+        )
+    return side
+
+
+def _best_cut(g, wn, kk, raw, band, order, max_sweeps, candidates, slack, tries):
+    """(key, side) of the best of ``raw`` cuts, (deviation, order, cut) each, as
+    :func:`_split` tells; key[0] is 0 when it reaches ``2 * band``; side None when no
+    cut leaves each side enough units."""
+    n = g.n
+    k1 = kk // 2
+    raw = sorted(raw, key=lambda c: c[0])
     load = wn.mean(axis=1)
     inv_t = np.array([1.0 / k1, 1.0 / (kk - k1)])
     cands = []
-    for i, (_, order, cut) in enumerate(raw):
+    for i, (_, cut_order, cut) in enumerate(raw):
         if i >= candidates and cands:
             break  # the rest only when no candidate left each side enough units
         side = np.ones(n, dtype=np.int64)
-        side[order[:cut]] = 0
+        side[cut_order[:cut]] = 0
         side = _repair(g.indptr, g.indices, g.length, side, load)
         if (np.bincount(side, minlength=2) < [k1, kk - k1]).any():
             continue
@@ -380,18 +497,12 @@ def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
     # the most balanced cut and the most compact fairly balanced ones are polished by
     # two-way moves; the most compact that reaches the band wins (else the most balanced)
     if not cands:
-        raise InvalidInput(
-            f"Could not split {n} units into two connected parts for {k1} and "
-            f"{kk - k1} grids; use smaller units or fewer grids",
-            f"无法将 {n} 个单元分成分别容纳 {k1} 与 {kk - k1} 个网格的两个连通部分；"
-            "请用更小的单元或更少的网格",
-        )
+        return (2, 0.0, 0.0), None
     cands.sort(key=lambda c: c[0])
     trial = [cands[0]] + sorted(
         (c for c in cands[1:] if c[0] <= max(slack, cands[0][0])), key=lambda c: -c[1]
     )
     trial = trial[:tries]
-    order = rng.permutation(n).astype(np.int64)
     locked = np.zeros(n, dtype=np.bool_)
     best = None
     need = np.array([k1, kk - k1])
@@ -418,8 +529,7 @@ def _split(g, wn: np.ndarray, kk: int, angles: np.ndarray, band: float, rng,
         key = (0 if ok else 1, 0.0 if ok else dev, -float(pp.min() + pp.mean()))
         if best is None or key < best[0]:
             best = (key, side)
-    side = best[1]
-    return side
+    return best
 
 
 def bisection_labels(g, weights: np.ndarray, k: int, rng: np.random.Generator, *,
