@@ -280,7 +280,7 @@ def _cut_orders(indptr, indices, cx, cy, cosa, sina, wn, tot, frac, lo, hi, orde
     as Python calls they took a third of the solve. It releases the GIL, so
     :func:`_split` runs two halves of the angles side by side (the same numbers as
     one by one: ``tot`` and the cosines come from numpy, the rest is sequential). A
-    weight the set does not hold (total 0) gives NaN deviations and is left out.
+    weight the set does not hold (total 0) is left out.
     """
     n, m = wn.shape
     cum = np.empty(m)
@@ -299,6 +299,8 @@ def _cut_orders(indptr, indices, cx, cy, cosa, sina, wn, tot, frac, lo, hi, orde
                 dev = 0.0
                 for c in range(m):
                     cum[c] += wn[v, c]
+                    if tot[c] <= 0.0:
+                        continue
                     x = cum[c] / tot[c]
                     d = max(abs(x / frac - 1.0), abs((1.0 - x) / (1.0 - frac) - 1.0))
                     if d > dev:
@@ -322,14 +324,15 @@ def _sector_cuts(order, wn, tot, frac, lo, hi, bins):
     two free ends for two weights: by the argument of the ham-sandwich theorem some
     arc around any pivot takes half of both. Each weight's deviation is
     ``|x_c - frac|`` (times a constant), so the worst over the weights is least where
-    the largest excess meets the largest shortfall: found by bisection on L.
+    the largest excess meets the largest shortfall: found by bisection on L. A weight
+    the set does not hold (total 0) is left out.
     """
     n, m = wn.shape
     cum = np.zeros((2 * n + 1, m))
     for i in range(2 * n):
         v = order[i % n]
         for c in range(m):
-            cum[i + 1, c] = cum[i, c] + wn[v, c] / tot[c]
+            cum[i + 1, c] = cum[i, c] + (wn[v, c] / tot[c] if tot[c] > 0.0 else 0.0)
     scale = max(1.0 / frac, 1.0 / (1.0 - frac))
     out = np.full((bins, 3), np.inf)
     for s in range(n):
@@ -340,6 +343,8 @@ def _sector_cuts(order, wn, tot, frac, lo, hi, bins):
             ex = 0.0
             sh = 0.0
             for c in range(m):
+                if tot[c] <= 0.0:
+                    continue
                 x = cum[s + mid, c] - cum[s, c] - frac
                 if x > ex:
                     ex = x
@@ -354,6 +359,8 @@ def _sector_cuts(order, wn, tot, frac, lo, hi, bins):
                 continue
             d = 0.0
             for c in range(m):
+                if tot[c] <= 0.0:
+                    continue
                 x = abs(cum[s + L, c] - cum[s, c] - frac)
                 if x > d:
                     d = x
