@@ -549,3 +549,22 @@ def test_arc_kernel_finds_the_least_deviating_arc(cells):
         share = cum[int(s) + int(length)] - cum[int(s)]
         assert np.isclose(np.abs(share - frac).max() * 3, d)
     assert rows[:, 0].min() < 0.05  # some arc around the enterprises' centre takes a third of both
+
+
+def test_a_parent_without_enterprises_gets_even_grids_not_an_error():
+    """A parent that holds none of a balanced weight (a village without enterprises,
+    given two grids) is balanced on it by any grids: the solve must not divide by its
+    zero total; its grids come out even in area, and its deviation is 0."""
+    cells = [shapely.box(x * 100, y * 100, x * 100 + 100, y * 100 + 100) for y in range(10) for x in range(20)]
+    x = np.array([i % 20 for i in range(200)])
+    units = gpd.GeoDataFrame({"enterprises": np.where(x < 10, 3.0, 0.0), "parent": np.where(x < 10, "A", "B")},
+                             geometry=cells, crs="EPSG:32651")  # fmt: skip
+    for weights in (["enterprises", "area"], ["enterprises"]):
+        r = partition(units, 4, weights, parent_col="parent", k_per_parent={"A": 2, "B": 2}, tolerance=0.1)
+        assert r.within_tolerance() and r.max_dev_pct["enterprises"] == 0.0
+        assert not r.shortfalls
+        b_grids = np.unique(r.labels_[x >= 10])
+        assert len(b_grids) == 2 and set(np.unique(r.labels_[x < 10])).isdisjoint(b_grids)
+        sizes = np.bincount(r.labels_, minlength=4)[b_grids]
+        assert abs(sizes[0] - sizes[1]) <= 10, sizes  # even in area: 50 +- 10 % of the cells
+        assert noncontiguous_grids(r.graph.indptr, r.graph.indices, r.labels_, 4) == 0

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gis.errors import InvalidInput, Problem
 from gis.partition.anneal import anneal, compact
@@ -663,16 +664,16 @@ def partition(
             mean = sub[nm].sum() / kg
             if mean > 0:
                 heaviest[nm] = max(heaviest[nm], float(100.0 * sub[nm].max() / mean))
-        w = np.column_stack([sub[nm] * kg / max(sub[nm].sum(), 1e-300) for nm in names])
+        w, held = _group_weights(sub, names, polys[idx], kg)
         crowded += _crowded(gg, w, kg, tol, check_tolerance, names, idx, row_names, where)
         pre, locked = _pre_assign(lock_key[idx], kg, gg, [row_names[i] for i in idx], where)
-        groups.append((idx, kg, gg, w, pre, locked))
+        groups.append((idx, kg, gg, w, pre, locked, held))
 
     labels = np.empty(n, dtype=np.int64)
     parent_of_grid: list = []
     missed: list[Shortfall] = []
     offset = 0
-    for gi, (idx, kg, gg, w, pre, locked) in enumerate(groups):
+    for gi, (idx, kg, gg, w, pre, locked, held) in enumerate(groups):
         done_before = offset
 
         def group_progress(f: float, _before=done_before, _kg=kg) -> None:
@@ -686,7 +687,8 @@ def partition(
         )
         group_progress(1.0)
         allow = allowance(w, tol)
-        missed += [s.shifted(offset) for s in shortfalls(gg, local, w, kg, allow, tol, names)]
+        missed += [s.shifted(offset) for s in shortfalls(gg, local, w, kg, allow, tol, names)
+                   if s.weight in held]
         labels[idx] = local + offset
         parent_of_grid.extend([parents[gi]] * kg)
         offset += kg
@@ -708,6 +710,27 @@ def partition(
             )
         )
     return res
+
+
+def _group_weights(sub: dict[str, np.ndarray], names: list[str], polys, kg: int
+                   ) -> tuple[np.ndarray, set[str]]:
+    """The weights of one group normalised to a mean of 1 per grid (n x m), and the
+    names of those the group holds.
+
+    A weight the group does not hold at all (a parent without enterprises) is balanced
+    by any grids: every grid holds the mean, 0. Its column is the units' area instead,
+    so those grids come out even in size rather than at random, and the solve never
+    divides by its zero total. Its deviation is reported as 0 (:func:`_nested_score`).
+    """
+    cols, held = [], set()
+    for nm in names:
+        x = sub[nm]
+        if x.sum() > 0:
+            held.add(nm)
+        else:
+            x = shapely.area(polys)
+        cols.append(x * kg / max(x.sum(), 1e-300))
+    return np.column_stack(cols), held
 
 
 def _nested_score(g, labels, raw, group, ks) -> Score:
