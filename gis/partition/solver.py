@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from gis.errors import InvalidInput, Problem
 from gis.partition.anneal import anneal, compact
@@ -422,10 +421,11 @@ def _barrier_lines(barriers, crs, weight: float) -> np.ndarray | None:
 
 def _crowded(g: UnitGraph, w: np.ndarray, k: int, tol: np.ndarray, refuse: bool,
              names: list[str], rows: np.ndarray, row_names: list[str],
-             where: str) -> list[Crowded]:
+             where: str, cols: list[int]) -> list[Crowded]:
     """Units of one group (``rows``: their row positions) that no grid can hold with
     every weight within the tolerance (:mod:`gis.partition.feasibility`): refused with
-    their names when ``refuse``, else returned (``unit`` as the row position)."""
+    their names when ``refuse``, else returned (``unit`` as the row position, ``weight``
+    and ``by`` as positions in all the weights: ``cols`` are those of ``w``'s columns)."""
     found = [dataclasses.replace(c, unit=int(rows[c.unit]))
              for c in crowded_units(g.indptr, g.indices, w, np.asarray(tol, dtype=float), k)]
     if found and refuse:
@@ -448,7 +448,7 @@ def _crowded(g: UnitGraph, w: np.ndarray, k: int, tol: np.ndarray, refuse: bool,
             "能容纳聚集区）、放宽容差、减少同时均衡的权重，或改为尽力划分",
             problems,
         )
-    return found
+    return [dataclasses.replace(c, weight=cols[c.weight], by=cols[c.by]) for c in found]
 
 
 def allowance(w: np.ndarray, tol) -> np.ndarray:
@@ -664,8 +664,10 @@ def partition(
             mean = sub[nm].sum() / kg
             if mean > 0:
                 heaviest[nm] = max(heaviest[nm], float(100.0 * sub[nm].max() / mean))
-        w, held = _group_weights(sub, names, polys[idx], kg)
-        crowded += _crowded(gg, w, kg, tol, check_tolerance, names, idx, row_names, where)
+        w, held = _group_weights(sub, names, gg.area, kg)
+        keep = [j for j, nm in enumerate(names) if nm in held]  # the area stand-ins prove nothing
+        crowded += _crowded(gg, w[:, keep], kg, tol[keep], check_tolerance, [names[j] for j in keep],
+                            idx, row_names, where, keep)  # fmt: skip
         pre, locked = _pre_assign(lock_key[idx], kg, gg, [row_names[i] for i in idx], where)
         groups.append((idx, kg, gg, w, pre, locked, held))
 
@@ -712,7 +714,7 @@ def partition(
     return res
 
 
-def _group_weights(sub: dict[str, np.ndarray], names: list[str], polys, kg: int
+def _group_weights(sub: dict[str, np.ndarray], names: list[str], area: np.ndarray, kg: int
                    ) -> tuple[np.ndarray, set[str]]:
     """The weights of one group normalised to a mean of 1 per grid (n x m), and the
     names of those the group holds.
@@ -728,7 +730,7 @@ def _group_weights(sub: dict[str, np.ndarray], names: list[str], polys, kg: int
         if x.sum() > 0:
             held.add(nm)
         else:
-            x = shapely.area(polys)
+            x = area
         cols.append(x * kg / max(x.sum(), 1e-300))
     return np.column_stack(cols), held
 
