@@ -28,6 +28,9 @@ def partition_command(
         help="Comma-separated weights: enterprises, weighted_enterprises (with --enterprise-weights), "
              "incidents, area")] = "enterprises,area",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same grids)")] = 0,
+    tries: Annotated[int, typer.Option(
+        help="Solve again from seed + 1, ... while a grid is outside its allowance, up to this many solves; "
+             "the best is kept (its seed is in the notes)")] = 1,
     tolerance: Annotated[str, typer.Option(
         help="Allowed deviation from the mean: for every weight (0.02 = 2 %), or one per weight, "
              "e.g. enterprises=0.02,area=0.1")] = "0.02",
@@ -58,7 +61,7 @@ def partition_command(
                    plan_name, db,
                    seed_unit or [], lock or [], best_effort, cell_workload, grid_workload,
                    workload_weight, _parse_pairs(enterprise_weights, "--enterprise-weights", "VALUE=WEIGHT"),
-                   enterprise_weight_by)  # fmt: skip
+                   enterprise_weight_by, tries)  # fmt: skip
 
 
 def _parse_pairs(text: str | None, option: str, form: str) -> dict[str, float] | None:
@@ -100,7 +103,7 @@ def _parse_locks(items: list[str]) -> dict[str, str]:
 
 def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tolerance, plan_name, db,
          seed_units=(), locks=(), best_effort=False, cell_workload=None, grid_workload=None,
-         workload_weight=None, enterprise_weights=None, enterprise_weight_by="risk_class") -> None:  # fmt: skip
+         workload_weight=None, enterprise_weights=None, enterprise_weight_by="risk_class", tries=1) -> None:  # fmt: skip
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -114,7 +117,7 @@ def _run(layer, parent_code, k, units, cell_size, cell_shape, weights, seed, tol
         plan_name=plan_name, seed_units=list(seed_units), locked=_parse_locks(list(locks)),
         best_effort=best_effort, cell_workload=cell_workload, grid_workload=grid_workload,
         workload_weight=workload_weight, enterprise_weights=enterprise_weights,
-        enterprise_weight_by=enterprise_weight_by,
+        enterprise_weight_by=enterprise_weight_by, tries=tries,
     )
     console = Console(stderr=True)
     with _open(db) as store, Progress(

@@ -79,6 +79,26 @@ def test_same_seed_same_labels(cells):
     assert np.array_equal(a.labels_, b.labels_)
 
 
+def test_tries_solve_again_from_the_next_seed_while_a_grid_is_outside(cells):
+    """Seed 4 leaves grids outside their allowance at k = 24; with tries the next seed
+    is solved and kept, the result names it, its labels are that seed's own, and the
+    seeds after a solve within the allowance are not tried. A count below 1 is refused."""
+    names = ["enterprises", "area"]
+    alone = partition(cells, 24, names, seed=4, check_tolerance=False)
+    assert alone.shortfalls and alone.seed == 4
+    best = partition(cells, 24, names, seed=4, check_tolerance=False, tries=3)
+    assert best.seed > 4 and not best.shortfalls
+    again = partition(cells, 24, names, seed=best.seed, check_tolerance=False)
+    assert np.array_equal(best.labels_, again.labels_)
+    tried = best.seed - 4 + 1
+    assert any(f"Tried {tried} seed(s) from 4; kept seed {best.seed}" in en for en, _ in best.notes)
+    one = partition(cells, 24, names, seed=4, check_tolerance=False, tries=1)
+    assert np.array_equal(one.labels_, alone.labels_)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InvalidInput, match="tries"):
+            partition(cells, 24, names, tries=bad)
+
+
 def test_progress_rises_to_one_and_changes_nothing(cells):
     from gis.partition.solver import partition
 

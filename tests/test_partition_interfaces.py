@@ -464,3 +464,26 @@ def test_a_tolerance_per_weight_through_the_api_and_the_cli(db: Path, client) ->
     assert dev and float(dev[1]) <= 30.0 and float(dev[2]) <= 15.0, cli.output
     cli = CliRunner().invoke(app, args + ["--tolerance", "tight"])
     assert cli.exit_code == 2 and "WEIGHT=TOLERANCE" in cli.output, cli.output
+
+
+def test_tries_through_the_cli_and_the_api(db: Path, client) -> None:
+    """``--tries`` / ``"tries"`` reach the solver: the town's cells at k = 30 miss their
+    allowance from seed 0, so the CLI solves a second seed and says which one it kept
+    (the draft plan records the request); the API refuses a count outside 1-20 at once
+    (422, naming the field)."""
+    args = ["partition", "environment", "--parent-code", TOWN, "--k", "30", "--units", "cells",
+            "--best-effort", "--tries", "2", "--db", str(db)]
+    cli = CliRunner().invoke(app, args)
+    assert cli.exit_code == 0, cli.output
+    text = " ".join(cli.output.split())
+    kept = re.search(r"Tried 2 seed\(s\) from 0; kept seed ([01]) \(the least outside the allowance\)", text)
+    assert kept, text
+    store = open_store(str(db))
+    try:
+        draft = [p for p in store.plans("environment") if p.status == "draft"][-1]
+        assert '"tries": 2' in (draft.note or ""), draft.note
+    finally:
+        store.close()
+    for bad in (0, 21):
+        r = client.post("/plans/environment/partition", json={"parent_code": TOWN, "k": 4, "tries": bad})
+        assert r.status_code == 422 and "tries" in r.text and "尝试次数" in r.text, r.text

@@ -41,6 +41,8 @@ class PartitionBody(BaseModel):
     weights: list[str] = Field(default_factory=lambda: ["enterprises", "area"],
                                description="enterprises, weighted_enterprises (with enterprise_weights), incidents, area")
     seed: int = 0
+    tries: int = Field(1, description="Solve again from seed + 1, ... while a grid is outside its allowance, "
+                       "up to this many solves (1-20); the best is kept and the job's result names its seed")
     tolerance: float | dict[str, float] = Field(
         0.02, description="Allowed deviation from the mean, for every weight (0.02 = 2 %), or one per weight "
         'naming each of weights, e.g. {"enterprises": 0.02, "area": 0.1}')

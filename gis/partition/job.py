@@ -47,6 +47,8 @@ from gis.partition.units import aggregate_points, cells_frame, line_blocks
 Progress = Callable[[float, str], None]
 
 UNIT_KINDS = ("villages", "cells", "blocks")
+#: the most solves one job may ask for (``tries``): each is a whole solve
+MAX_TRIES = 20
 #: how near a grid boundary must run to a road or river to count as following it (m):
 #: blocks are cut by the lines themselves; village outlines are digitised apart from
 #: road centre lines; cells get half a cell side (their staircase can come no closer)
@@ -90,6 +92,9 @@ class PartitionRequest:
     cell_shape: str = "square"
     weights: list[str] = field(default_factory=lambda: ["enterprises", "area"])
     seed: int = 0
+    #: solve again from seed + 1, ... while a grid is outside its allowance, up to this
+    #: many solves; the best kept (:func:`gis.partition.solver.partition`)
+    tries: int = 1
     #: allowed deviation from the mean, for every weight (0.02 = 2 %) or one per weight
     #: naming each of ``weights`` ({"enterprises": 0.02, "area": 0.1})
     tolerance: float | dict[str, float] = 0.02
@@ -127,6 +132,12 @@ class PartitionRequest:
             raise InvalidInput(f"k must be a whole number of at least 1, got {self.k!r}",
                                f"网格数 k 必须为不小于 1 的整数，收到 {self.k!r}",
                                [Problem("not a whole number >= 1", "不是不小于 1 的整数", field="k")])  # fmt: skip
+        if not (isinstance(self.tries, int | np.integer) and not isinstance(self.tries, bool)
+                and 1 <= self.tries <= MAX_TRIES):
+            raise InvalidInput(f"tries must be a whole number from 1 to {MAX_TRIES}, got {self.tries!r}",
+                               f"尝试次数 tries 必须为 1 到 {MAX_TRIES} 的整数，收到 {self.tries!r}",
+                               [Problem(f"not a whole number from 1 to {MAX_TRIES}", f"不是 1 到 {MAX_TRIES} 的整数",
+                                        field="tries")])  # fmt: skip
         if self.grid_workload is not None:
             if not (isinstance(self.grid_workload, int | float) and self.grid_workload > 0):
                 raise InvalidInput(
@@ -246,6 +257,7 @@ class PartitionOutcome:
             "max_dev_pct": {k: round(float(v), 3) for k, v in self.result.max_dev_pct.items()},
             "tolerance": dict(self.result.tolerance),  # per weight, as asked (0.02 = 2 %)
             "within_tolerance": self.result.within_tolerance(),
+            "seed": self.result.seed,  # the seed whose grids these are (``tries``)
             "notes": [{"message": en, "message_zh": zh} for en, zh in self.result.notes],
             "seconds": round(float(self.result.seconds), 3),
             "barrier_share": self.barrier,
@@ -540,7 +552,8 @@ def run_partition(store, request: PartitionRequest, progress: Progress | None = 
     seeds, locked_col = _seeds_and_locks(units, request)
     k, per_grid_note = _k_of(request, units, parent)
     progress(0.2, "partition")
-    result = partition(units, k, list(request.weights), seed=request.seed, tolerance=request.tolerance,
+    result = partition(units, k, list(request.weights), seed=request.seed, tries=request.tries,
+                       tolerance=request.tolerance,
                        seeds=seeds, locked_col=locked_col, check_tolerance=not request.best_effort,
                        barriers=lines if request.units == "blocks" else None,
                        barrier_near=BARRIER_NEAR_M["blocks"],
