@@ -168,6 +168,18 @@ def check_weights(frame, names: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
+def check_tries(tries, most: int | None = None) -> None:
+    """``tries`` (solves of :func:`gis.partition.solver.partition`) must be a whole
+    number of at least 1, and at most ``most`` when given (a job's cap)."""
+    ok = isinstance(tries, int | np.integer) and not isinstance(tries, bool) and tries >= 1
+    if ok and (most is None or tries <= most):
+        return
+    span, span_zh = (f"from 1 to {most}", f"1 到 {most} 的") if most else ("of at least 1", "不小于 1 的")
+    raise InvalidInput(f"tries must be a whole number {span}, got {tries!r}",
+                       f"尝试次数 tries 必须为{span_zh}整数，收到 {tries!r}",
+                       [Problem(f"not a whole number {span}", f"不是{span_zh}整数", field="tries")])
+
+
 def tolerances(tolerance, names: list[str]) -> np.ndarray:
     """One tolerance per weight (in the order of ``names``) from a number, the same for
     every weight, or a mapping weight -> tolerance that names every balanced weight.

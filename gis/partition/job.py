@@ -38,7 +38,7 @@ import shapely
 
 from gis.errors import GridGisError, InvalidInput, NotFound, Problem
 from gis.model import RISK_CLASSES, STORE_CRS, SupervisionLevel, admin_code_to_grid_code
-from gis.partition.constraints import tolerances
+from gis.partition.constraints import check_tries, tolerances
 from gis.partition.diagnose import shortfall_notes
 from gis.partition.output import barrier_share, dissolve, grids_frame
 from gis.partition.solver import PartitionResult, partition
@@ -132,12 +132,7 @@ class PartitionRequest:
             raise InvalidInput(f"k must be a whole number of at least 1, got {self.k!r}",
                                f"网格数 k 必须为不小于 1 的整数，收到 {self.k!r}",
                                [Problem("not a whole number >= 1", "不是不小于 1 的整数", field="k")])  # fmt: skip
-        if not (isinstance(self.tries, int | np.integer) and not isinstance(self.tries, bool)
-                and 1 <= self.tries <= MAX_TRIES):
-            raise InvalidInput(f"tries must be a whole number from 1 to {MAX_TRIES}, got {self.tries!r}",
-                               f"尝试次数 tries 必须为 1 到 {MAX_TRIES} 的整数，收到 {self.tries!r}",
-                               [Problem(f"not a whole number from 1 to {MAX_TRIES}", f"不是 1 到 {MAX_TRIES} 的整数",
-                                        field="tries")])  # fmt: skip
+        check_tries(self.tries, MAX_TRIES)
         if self.grid_workload is not None:
             if not (isinstance(self.grid_workload, int | float) and self.grid_workload > 0):
                 raise InvalidInput(

@@ -35,7 +35,13 @@ import pandas as pd
 
 from gis.errors import InvalidInput, Problem
 from gis.partition.anneal import anneal, compact
-from gis.partition.constraints import check_indivisible, check_k, check_weights, tolerances
+from gis.partition.constraints import (
+    check_indivisible,
+    check_k,
+    check_tries,
+    check_weights,
+    tolerances,
+)
 from gis.partition.diagnose import Shortfall, shortfalls
 from gis.partition.feasibility import Crowded, crowded_text, crowded_units
 from gis.partition.graph import UnitGraph, along_lines, build_graph, parts_of
@@ -553,9 +559,7 @@ def partition(
         )
     names, imp = _normalise_weights(weights)
     tol = tolerances(tolerance, names)
-    if isinstance(tries, bool) or not isinstance(tries, int | np.integer) or tries < 1:
-        raise InvalidInput(f"tries must be a whole number of at least 1, got {tries!r}",
-                           f"tries（尝试次数）必须为不小于 1 的整数，收到 {tries!r}")
+    check_tries(tries)
     check_k(k, len(units))
     band = tol * 0.5 if band is None else float(band)
     proj = project_units(units)
@@ -693,23 +697,25 @@ def partition(
 
         # try 0 draws from the plain seed's generator: tries=1 is the single solve
         rng = np.random.default_rng(seed + t)
-        found = _solve_groups(groups, costs, parents, imp, rng, band, tol, max_sweeps, restarts,
-                              names, k, n, try_progress)  # fmt: skip
+        found_labels, found_parents, found_missed, (worst, total) = _solve_groups(
+            groups, costs, parents, imp, rng, band, tol, max_sweeps, restarts, names, k, n,
+            try_progress)  # fmt: skip
         tried += 1
-        sc = score(g, found[0], raw, k) if n_groups == 1 else _nested_score(g, found[0], raw, group, ks)
-        key = (found[3][0], found[3][1], -sc.pp_mean)
+        sc_t = (score(g, found_labels, raw, k) if n_groups == 1
+                else _nested_score(g, found_labels, raw, group, ks))
+        key = (worst, total, -sc_t.pp_mean)
         if best is None or key < best[0]:
-            best = (key, t, sc, found)
-        if key[0] <= 1e-12:
+            best = (key, t, sc_t, found_labels, found_parents, found_missed)
+        if worst <= 1e-12:
             break  # every grid within its allowance: the seeds after it are not needed
-    _, best_try, sc, (labels, parent_of_grid, missed, _) = best
+    (kept_worst, _, _), best_try, sc, labels, parent_of_grid, missed = best
     if tries > 1:
+        inside = kept_worst <= 1e-12
         notes.append((
             f"Tried {tried} seed(s) from {seed}; kept seed {seed + best_try}"
-            + (" (every grid within its allowance)" if best[0][0] <= 1e-12 else
-               " (the least outside the allowance)"),
+            + (" (every grid within its allowance)" if inside else " (the least outside the allowance)"),
             f"尝试了从 {seed} 起的 {tried} 个随机种子；采用种子 {seed + best_try}"
-            + ("（各网格均在允许范围内）" if best[0][0] <= 1e-12 else "（超出允许范围最少）"),
+            + ("（各网格均在允许范围内）" if inside else "（超出允许范围最少）"),
         ))
     for c in crowded:
         en, zh = crowded_text(c, names, row_names[c.unit])
